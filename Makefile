@@ -1,0 +1,40 @@
+# Goalpost — two commands: `make run` (demo end to end) and `make test` (the whole suite).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.goalpost-installed
+
+.PHONY: install run up down test bench docs clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# Re-install only when the dependency pins change.
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	@echo "==> installing Goalpost and pinned dependencies into $(VENV)"
+	$(BIN)/pip install -q -c constraints.txt -e ".[test,scaleout,bench]"
+	@touch $@
+
+install: $(STAMP)
+
+run: install            ## real Airflow runtime: ingest -> Assets -> transform -> validate -> snapshots
+	$(BIN)/goalpost demo
+
+up: install             ## keep the runtime (and the UI on 127.0.0.1:8080) running
+	$(BIN)/goalpost runtime up
+
+down: install
+	$(BIN)/goalpost runtime down
+
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python bench/run_all.py
+
+docs: install
+	$(BIN)/goalpost docs
+
+clean:
+	rm -rf var .pytest_cache
