@@ -1,0 +1,689 @@
+"""The data-quality gate: Great Expectations suites from ``expectations/`` run inside DuckDB.
+
+Each ``expectations/<suite>.json`` is a GE 1.x ``ExpectationSuite`` (``gx.ExpectationSuite(**json)``)
+whose ``meta.table`` names the table it guards: an exact name (``audit.kpi_post``) or a pattern
+(``raw.*__post`` = that entity's view for every platform). Every expectation carries its own GE
+``severity``: ``critical`` stops publishing (``QualityGateFailed``), ``warning`` and ``info`` are
+recorded and let data flow. Checks GE has no built-in for (freshness against the as-of day,
+referential integrity, trailing-range anomalies, column types from ``information_schema``) are GE
+``UnexpectedRowsExpectation`` queries, so they also run inside DuckDB.
+
+Besides GE's own ``{batch}``, three tokens in those queries are filled in here from checked
+values only: ``{as_of}`` becomes a ``date '<YYYY-MM-DD>'`` literal, ``{table}`` the validated
+``schema.table`` (for ``information_schema`` look-ups) and ``{platform}`` the platform of a
+``raw.<platform>__<entity>`` view.
+
+A suite's ``meta.recent_days`` limits it to the partitions landed in that many days before as-of
+(raw and staging); ``meta.validate_when_empty`` keeps a suite running on an empty table (the contract
+marts). Empty tables are skipped otherwise; tables without a suite are reported as warnings.
+
+How GE reaches DuckDB (STACK-NOTES): through a duckdb-engine dialect without transactions,
+opened read-only; results go to ``ops.dq_results`` through a read-write connection opened only
+after every GE connection is closed (one DuckDB file, one config per process).
+GE is imported inside functions: DAG files import this module at parse time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fnmatch
+import functools
+import gc
+import html
+import io
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.schemas import ENTITY_SCHEMAS
+from pipeline.settings import Settings
+
+# Schemas whose tables are validated; marts are published copies of audit, ops is bookkeeping.
+VALIDATED_SCHEMAS = ("raw", "staging", "intermediate", "audit")
+# Empty relations are skipped unless a suite sets meta.validate_when_empty: the transform creates
+# a typed empty relation for every platform x entity that never landed, and GE costs ~0.3 s per
+# table even when there is nothing to check. The contract marts opt in ("not empty" is a check).
+SEVERITIES = ("critical", "warning", "info")
+SAMPLE_ROWS = 5
+MISSING_SUITE = "expect_table_to_have_suite"  # Goalpost's own row type, not a GE expectation
+
+_DIALECT = "goalpost_readonly"
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+_RAW_VIEW = re.compile(r"^raw\.(?P<platform>[a-z0-9_]+?)__(?P<entity>[a-z0-9_]+)$")
+
+DQ_RESULTS_DDL = """
+create table if not exists ops.dq_results (
+    run_id varchar not null,
+    validated_at timestamptz not null,
+    as_of date not null,
+    suite varchar,
+    table_name varchar not null,
+    check_name varchar,
+    expectation_type varchar not null,
+    kwargs json,
+    severity varchar not null,
+    success boolean not null,
+    observed_value json,
+    unexpected_count bigint,
+    failing_sample json,
+    exception varchar
+)
+"""
+
+QUARANTINE_DDL = """
+create or replace table ops.quarantine (
+    platform varchar,
+    entity varchar,
+    dt date,
+    account_id varchar,
+    reason varchar,
+    "row" json
+)
+"""
+
+
+class QualityGateFailed(RuntimeError):
+    """A critical expectation failed: nothing from this run may be published."""
+
+    def __init__(self, message: str, summary: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.summary = summary or {}
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    table: str  # exact table name or fnmatch pattern
+    path: Path
+    definition: dict[str, Any]
+
+    def matches(self, table: str) -> bool:
+        return fnmatch.fnmatchcase(table, self.table)
+
+
+def load_suites(expectations_dir: Path) -> list[Suite]:
+    """Every ``*.json`` suite in ``expectations_dir``, sorted by file name."""
+    suites = []
+    for path in sorted(Path(expectations_dir).glob("*.json")):
+        definition = json.loads(path.read_text())
+        table = (definition.get("meta") or {}).get("table")
+        if not table:
+            raise ValueError(f"{path.name}: suite has no meta.table naming the table it validates")
+        suites.append(Suite(name=definition["name"], table=table, path=path, definition=definition))
+    return suites
+
+
+# --- the duckdb-engine dialect GE uses -------------------------------------------------------
+
+
+@functools.cache
+def _dialect_class() -> type:
+    import duckdb_engine
+    from sqlalchemy import text, types
+
+    class ReadOnlyDuckDBDialect(duckdb_engine.Dialect):
+        """duckdb-engine without transactions, for read-only validation only.
+
+        GE reads a result after closing its connection; duckdb-engine's rollback on close would
+        discard it (GE #11579). Column reflection reads ``information_schema`` because the
+        Postgres reflection duckdb-engine inherits fails on duckdb 2.0 (``pg_collation``).
+        Connections are remembered so ``validate`` can close them before writing.
+        """
+
+        supports_statement_cache = True  # compilation is duckdb-engine's, unchanged
+        opened: list[Any] = []
+
+        def do_begin(self, dbapi_connection: Any) -> None:
+            pass
+
+        def do_commit(self, dbapi_connection: Any) -> None:
+            pass
+
+        def do_rollback(self, dbapi_connection: Any) -> None:
+            pass
+
+        def connect(self, *cargs: Any, **cparams: Any) -> Any:
+            connection = super().connect(*cargs, **cparams)
+            ReadOnlyDuckDBDialect.opened.append(connection)
+            return connection
+
+        def get_columns(self, connection: Any, table_name: str, schema: str | None = None,
+                        **kw: Any) -> list[dict[str, Any]]:
+            rows = connection.execute(
+                text("select column_name, data_type, is_nullable from information_schema.columns "
+                     "where table_schema = coalesce(:schema, current_schema()) and table_name = :table "
+                     "order by ordinal_position"),
+                {"schema": schema, "table": table_name},
+            ).fetchall()
+            return [{"name": name,
+                     "type": self.ischema_names.get(data_type.lower(), types.NullType)(),
+                     "nullable": nullable == "YES",
+                     "default": None}
+                    for name, data_type, nullable in rows]
+
+    return ReadOnlyDuckDBDialect
+
+
+def __getattr__(name: str) -> Any:
+    # SQLAlchemy's registry loads the dialect by module + attribute name; build it on first use.
+    if name == "ReadOnlyDuckDBDialect":
+        return _dialect_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _close_ge_connections() -> None:
+    dialect = _dialect_class()
+    for connection in dialect.opened:
+        connection.close()
+    dialect.opened.clear()
+    gc.collect()  # DuckDB releases the read-only database instance once nothing refers to it
+
+
+# --- suites → runnable GE suites ---------------------------------------------------------------
+
+
+def _render_query(query: str, *, as_of: dt.date, table: str) -> str:
+    # ``table`` was checked against _IDENTIFIER in _relations; ``as_of`` is a date, not text.
+    rendered = query.replace("{as_of}", f"date '{as_of.isoformat()}'").replace("{table}", table)
+    if "{platform}" in rendered:
+        match = _RAW_VIEW.match(table)
+        if not match:
+            raise ValueError(f"{table}: {{platform}} is only defined for raw.<platform>__<entity> views")
+        rendered = rendered.replace("{platform}", match["platform"])
+    return rendered
+
+
+def _runtime_suite(suite: Suite, table: str, name: str, as_of: dt.date) -> dict[str, Any]:
+    """The suite as GE runs it on one table: tokens filled in, named ``name``."""
+    expectations = []
+    for expectation in suite.definition["expectations"]:
+        expectation = json.loads(json.dumps(expectation))
+        kwargs = expectation.get("kwargs", {})
+        if "unexpected_rows_query" in kwargs:
+            kwargs["unexpected_rows_query"] = _render_query(kwargs["unexpected_rows_query"],
+                                                            as_of=as_of, table=table)
+        expectations.append(expectation)
+    meta = {**(suite.definition.get("meta") or {}), "source_suite": suite.name, "validated_table": table}
+    return {"name": name, "expectations": expectations, "meta": meta}
+
+
+@dataclass(frozen=True)
+class _Planned:
+    table: str
+    suite: Suite
+    ge_name: str  # unique per run: the table, or "<table>:<suite>" when several suites guard it
+
+
+_DUCKDB_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "int16": "SMALLINT", "date32[day]": "DATE",
+                 "timestamp[us, tz=UTC]": "TIMESTAMPTZ", "bool": "BOOLEAN", "double": "DOUBLE"}
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _batch_query(settings: Settings, item: _Planned, as_of: dt.date) -> str | None:
+    """The rows a suite with ``meta.recent_days`` checks: the partitions landed in that window.
+
+    Raw suites use it so a run reads what recently landed plus the trailing history the anomaly
+    checks compare against, not the whole lake (staging and marts are validated in full). For a
+    raw view over the lake the batch reads exactly those partition files, typed like the view:
+    listing all of a view's partitions costs ~50 ms per query at W10M, the pruned list ~8 ms.
+    """
+    recent_days = (item.suite.definition.get("meta") or {}).get("recent_days")
+    if recent_days is None:
+        return None
+    since = as_of - dt.timedelta(days=int(recent_days))
+    view = _RAW_VIEW.match(item.table)
+    folder = settings.raw_dir / f"platform={view['platform']}" / f"entity={view['entity']}" if view else None
+    if folder is None or view["entity"] not in ENTITY_SCHEMAS or not folder.is_dir():
+        # not a view over the lake (e.g. a table loaded directly): filter the relation itself
+        return f"select * from {item.table} where partition_date >= date '{since.isoformat()}'"
+    files = sorted(path for path in folder.glob("dt=*/*.parquet")
+                   if path.parent.name.removeprefix("dt=") >= since.isoformat())
+    schema = ENTITY_SCHEMAS[view["entity"]]
+    columns = [f"cast({f.name} as {_DUCKDB_TYPES[str(f.type)]}) as {f.name}" for f in schema]
+    if not files:
+        nulls = [f"cast(null as {_DUCKDB_TYPES[str(f.type)]}) as {f.name}" for f in schema]
+        return "select " + ", ".join([*nulls, "cast(null as date) as partition_date"]) + " where false"
+    paths = ", ".join(_sql_literal(str(path)) for path in files)
+    return ("select " + ", ".join([*columns, "cast(dt as date) as partition_date"])
+            + f" from read_parquet([{paths}], hive_partitioning = true, union_by_name = true,"
+            " hive_types = {'dt': date})")
+
+
+def _batch_relation(batch_query: str | None, table: str) -> str:
+    return table if batch_query is None else f"({batch_query}) as batch"
+
+
+def _plan(relations: list[str], suites: list[Suite]) -> tuple[list[_Planned], list[str]]:
+    planned, without_suite = [], []
+    for table in relations:
+        matching = [suite for suite in suites if suite.matches(table)]
+        if not matching:
+            without_suite.append(table)
+        for suite in matching:
+            ge_name = table if len(matching) == 1 else f"{table}:{suite.name}"
+            planned.append(_Planned(table, suite, ge_name))
+    return planned, without_suite
+
+
+def _relations(con: Any, tables: list[str] | None) -> list[str]:
+    """Tables and views of the validated schemas, optionally narrowed by names or patterns."""
+    rows = con.execute(
+        "select table_schema || '.' || table_name from information_schema.tables "
+        "where table_schema in (select unnest(?::varchar[])) order by 1",
+        [list(VALIDATED_SCHEMAS)],
+    ).fetchall()
+    names = [name for (name,) in rows]
+    for name in names:
+        schema, _, table = name.partition(".")
+        if not (_IDENTIFIER.match(schema) and _IDENTIFIER.match(table)):
+            raise ValueError(f"refusing to validate {name!r}: not a plain lowercase identifier")
+    if tables is not None:
+        names = [name for name in names if any(fnmatch.fnmatchcase(name, p) for p in tables)]
+    return names
+
+
+def _is_empty(con: Any, relation: str, settings: Settings) -> bool:
+    view = _RAW_VIEW.match(relation)
+    if view:
+        folder = settings.raw_dir / f"platform={view['platform']}" / f"entity={view['entity']}"
+        if folder.is_dir():  # a raw view over the lake: listing one folder beats globbing it in SQL
+            return not any(folder.glob("dt=*/*.parquet"))
+    # relation was checked against _IDENTIFIER in _relations
+    return con.execute(f"select count(*) from (select 1 from {relation} limit 1)").fetchall() == [(0,)]
+
+
+def _non_empty_relations(con: Any, settings: Settings, suites: list[Suite],
+                         tables: list[str] | None) -> tuple[list[str], list[str]]:
+    """(relations to validate, empty ones skipped); see the note at VALIDATED_SCHEMAS."""
+    relations = _relations(con, tables)
+    opted_in = [suite for suite in suites if (suite.definition.get("meta") or {}).get("validate_when_empty")]
+    must_validate = {name for name in relations for suite in opted_in if suite.matches(name)}
+    skipped = [name for name in relations if name not in must_validate and _is_empty(con, name, settings)]
+    return [name for name in relations if name not in skipped], skipped
+
+
+# --- running GE ----------------------------------------------------------------------------------
+
+
+def _run_great_expectations(settings: Settings, planned: list[_Planned], batches: dict[str, str | None],
+                            *, as_of: dt.date, run_id: str, run_time: dt.datetime,
+                            docs_dir: Path) -> dict[str, Any]:
+    """Validate every planned table in one GE checkpoint; returns suite-validation results by GE name."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+    from sqlalchemy.dialects import registry
+
+    registry.register(f"duckdb.{_DIALECT}", __name__, "ReadOnlyDuckDBDialect")
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+        analytics_enabled=False,
+        progress_bars=ProgressBarsConfig(globally=False),
+        data_docs_sites={"goalpost": {
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        }},
+    )
+    context = gx.get_context(mode="ephemeral", project_config=config)
+    source = None
+    # GE prints a hint for every query without {batch} (the information_schema type checks).
+    with contextlib.redirect_stdout(io.StringIO()):
+        try:
+            source = context.data_sources.add_sql(
+                name="warehouse",
+                connection_string=f"duckdb+{_DIALECT}:///{settings.warehouse_path}?access_mode=read_only",
+            )
+            definitions = []
+            for item in planned:
+                schema, _, table = item.table.partition(".")
+                query = batches[item.ge_name]
+                if query is None:
+                    asset = source.add_table_asset(name=item.ge_name, table_name=table, schema_name=schema)
+                else:
+                    asset = source.add_query_asset(name=item.ge_name, query=query)
+                batch = asset.add_batch_definition_whole_table(name="whole_table")
+                suite = context.suites.add(gx.ExpectationSuite(
+                    **_runtime_suite(item.suite, item.table, item.ge_name, as_of)))
+                definitions.append(context.validation_definitions.add(
+                    gx.ValidationDefinition(name=item.ge_name, data=batch, suite=suite)))
+            checkpoint = context.checkpoints.add(gx.Checkpoint(
+                name="goalpost_quality_gate",
+                validation_definitions=definitions,
+                result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_ROWS},
+            ))
+            result = checkpoint.run(run_id=RunIdentifier(run_name=run_id, run_time=run_time))
+            # Once for the whole run: UpdateDataDocsAction rebuilds the site after every table.
+            context.build_data_docs()
+            return {suite_result.suite_name: suite_result for suite_result in result.run_results.values()}
+        finally:
+            if source is not None and source.execution_engine is not None:
+                source.execution_engine.engine.dispose()
+            del context, source
+            _close_ge_connections()
+
+
+def _check_read_only_access(settings: Settings) -> None:
+    """Fail with a clear message when this process still holds a read-write connection."""
+    import duckdb
+
+    try:
+        duckdb.connect(str(settings.warehouse_path), read_only=True).close()
+    except duckdb.ConnectionException as exc:
+        raise RuntimeError(
+            f"validate() reads {settings.warehouse_path} read-only through Great Expectations; close every "
+            f"read-write DuckDB connection to it in this process first ({exc})") from exc
+
+
+def _exception_text(exception_info: Any) -> str | None:
+    """GE reports an error either flat or keyed by metric; keep the first message."""
+    if not exception_info:
+        return None
+    infos = [exception_info] if "raised_exception" in exception_info else list(exception_info.values())
+    for info in infos:
+        if isinstance(info, dict) and info.get("raised_exception"):
+            return str(info.get("exception_message"))
+    return None
+
+
+def _rows_from_result(item: _Planned, suite_result: Any) -> list[dict[str, Any]]:
+    expectations = item.suite.definition["expectations"]
+    order = {e.get("meta", {}).get("check", ""): i for i, e in enumerate(expectations)}
+    rows = []
+    for result in suite_result.results:
+        config = result.expectation_config
+        check = (config.meta or {}).get("check")
+        details = result.result or {}
+        kwargs = {k: v for k, v in config.kwargs.items() if k not in ("batch_id",)}
+        exception = _exception_text(result.exception_info)
+        if config.type == "unexpected_rows_expectation":
+            unexpected = details.get("observed_value")
+        else:
+            unexpected = details.get("unexpected_count")
+        sample = details.get("partial_unexpected_list")
+        if sample is None and isinstance(details.get("details"), dict):
+            sample = details["details"].get("mismatched")
+        rows.append({
+            "suite": item.suite.name,
+            "table_name": item.table,
+            "check_name": check,
+            "expectation_type": config.type,
+            "kwargs": kwargs,
+            "severity": str(getattr(config.severity, "value", config.severity)),
+            "success": bool(result.success),
+            "observed_value": details.get("observed_value"),
+            "unexpected_count": unexpected if isinstance(unexpected, int) else None,
+            "failing_sample": sample[:SAMPLE_ROWS] if isinstance(sample, list) else sample,
+            "exception": exception,
+            "_order": order.get(check or "", len(order)),
+        })
+    return sorted(rows, key=lambda row: (row["_order"], row["check_name"] or ""))
+
+
+def _sample_unexpected_rows(con: Any, row: dict[str, Any], batch: str) -> list[dict[str, Any]]:
+    """A few failing rows of an UnexpectedRowsExpectation (GE only returns them in COMPLETE mode)."""
+    query = row["kwargs"]["unexpected_rows_query"].format(batch=batch)
+    try:
+        cursor = con.execute(f"select * from ({query}) as failing limit {SAMPLE_ROWS}")
+    except Exception as exc:  # the GE result stands; only its illustration is missing
+        return [{"sample_error": str(exc).splitlines()[0]}]
+    columns = [d[0] for d in cursor.description]
+    return [dict(zip(columns, values)) for values in cursor.fetchall()]
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, default=str)
+
+
+def _write_results(con: Any, rows: list[dict[str, Any]], *, run_id: str, validated_at: dt.datetime,
+                   as_of: dt.date) -> None:
+    import pyarrow as pa
+
+    con.execute("create schema if not exists ops")
+    con.execute(DQ_RESULTS_DDL)
+    table = pa.table({
+        "run_id": [run_id] * len(rows),
+        "validated_at": pa.array([validated_at] * len(rows), pa.timestamp("us", tz="UTC")),
+        "as_of": pa.array([as_of] * len(rows), pa.date32()),
+        "suite": [r["suite"] for r in rows],
+        "table_name": [r["table_name"] for r in rows],
+        "check_name": [r["check_name"] for r in rows],
+        "expectation_type": [r["expectation_type"] for r in rows],
+        "kwargs": [_json(r["kwargs"]) for r in rows],
+        "severity": [r["severity"] for r in rows],
+        "success": pa.array([r["success"] for r in rows], pa.bool_()),
+        "observed_value": [_json(r["observed_value"]) for r in rows],
+        "unexpected_count": pa.array([r["unexpected_count"] for r in rows], pa.int64()),
+        "failing_sample": [_json(r["failing_sample"]) for r in rows],
+        "exception": pa.array([r["exception"] for r in rows], pa.string()),
+    })
+    con.register("dq_rows", table)
+    try:
+        con.execute("begin")
+        # A re-run of the same run_id replaces its rows, never duplicates them.
+        con.execute("delete from ops.dq_results where run_id = ?", [run_id])
+        con.execute("insert into ops.dq_results by name select * from dq_rows")
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    finally:
+        con.unregister("dq_rows")
+
+
+def _describe(row: dict[str, Any]) -> str:
+    if row["exception"]:
+        outcome = f"error: {row['exception'].splitlines()[0]}"
+    elif row["unexpected_count"] is not None:
+        outcome = f"{row['unexpected_count']} unexpected"
+    else:
+        outcome = f"observed {_json(row['observed_value'])}"
+    sample = row["failing_sample"]
+    if sample:
+        shown = sample[:3] if isinstance(sample, list) else sample
+        outcome += f"; sample: {_json(shown)}"
+    return f"{row['table_name']} {row['check_name']} ({row['expectation_type']}): {outcome}"
+
+
+def _gate_message(run_id: str, critical: list[dict[str, Any]]) -> str:
+    lines = [f"quality gate failed for run {run_id}: {len(critical)} critical expectation(s) failed"]
+    lines += [f"- {_describe(row)}" for row in critical]
+    return "\n".join(lines)
+
+
+def _write_html_report(path: Path, summary: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    """A self-contained page of this run's results (GE's Data Docs pull their CSS/JS from CDNs)."""
+    body = []
+    for row in rows:
+        status = "pass" if row["success"] else row["severity"]
+        cells = [status, row["table_name"], row["check_name"] or "", row["expectation_type"],
+                 "" if row["unexpected_count"] is None else str(row["unexpected_count"]),
+                 _json(row["failing_sample"]) or ""]
+        body.append(f"<tr class='{html.escape(status)}'>"
+                    + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells) + "</tr>")
+    failures = summary["failures"]
+    page = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>Goalpost data quality — {html.escape(summary['run_id'])}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem; }} table {{ border-collapse: collapse; }}
+td, th {{ border: 1px solid #ccc; padding: 4px 8px; font-size: 13px; vertical-align: top; }}
+tr.critical td {{ background: #fdd; }} tr.warning td {{ background: #ffd; }}
+tr.info td {{ background: #def; }}
+</style></head><body>
+<h1>Data quality run {html.escape(summary['run_id'])}</h1>
+<p>As of {html.escape(summary['as_of'])}; {summary['tables']} tables, {summary['expectations']} expectations;
+failures: {failures['critical']} critical, {failures['warning']} warning, {failures['info']} info;
+{summary['quarantined_rows']} quarantined raw rows. GE Data Docs: <a href="index.html">index.html</a>.</p>
+<table>
+<tr><th>status</th><th>table</th><th>check</th><th>expectation</th><th>unexpected</th><th>sample</th></tr>
+{chr(10).join(body)}
+</table></body></html>
+"""
+    path.write_text(page)
+
+
+# --- public entry points --------------------------------------------------------------------------
+
+
+def validate(settings: Settings, *, run_id: str, tables: list[str] | None = None,
+             as_of: dt.date | None = None) -> dict[str, Any]:
+    """Run every suite against its tables inside DuckDB; record, report, and gate.
+
+    ``tables`` narrows the run to these names or fnmatch patterns (default: every table and view
+    of the raw, staging, intermediate and audit schemas). ``as_of`` is the day "future" and
+    "stale" are measured from (default: today in UTC). Raises ``QualityGateFailed`` when a
+    critical expectation fails, after the results are written.
+    """
+    import duckdb
+
+    as_of = as_of or dt.datetime.now(dt.timezone.utc).date()
+    validated_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    suites = load_suites(settings.expectations_dir)
+    docs_dir = settings.docs_dir / "data_docs"
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+
+    quarantined = load_quarantine(settings)
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        relations, skipped_empty = _non_empty_relations(con, settings, suites, tables)
+    planned, without_suite = _plan(relations, suites)
+
+    batches = {item.ge_name: _batch_query(settings, item, as_of) for item in planned}
+    suite_results = {}
+    if planned:
+        _check_read_only_access(settings)
+        suite_results = _run_great_expectations(settings, planned, batches, as_of=as_of, run_id=run_id,
+                                                run_time=validated_at, docs_dir=docs_dir)
+
+    rows: list[dict[str, Any]] = []
+    for item in planned:
+        for row in _rows_from_result(item, suite_results[item.ge_name]):
+            row["_batch"] = _batch_relation(batches[item.ge_name], item.table)
+            rows.append(row)
+    for table in without_suite:
+        rows.append({"suite": None, "table_name": table, "check_name": "suite",
+                     "expectation_type": MISSING_SUITE, "kwargs": {}, "severity": "warning",
+                     "success": False, "observed_value": None, "unexpected_count": None,
+                     "failing_sample": None, "exception": None})
+
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        for row in rows:
+            if (row["expectation_type"] == "unexpected_rows_expectation" and not row["success"]
+                    and not row["exception"]):
+                row["failing_sample"] = _sample_unexpected_rows(con, row, row["_batch"])
+        _write_results(con, rows, run_id=run_id, validated_at=validated_at, as_of=as_of)
+
+    failed = [row for row in rows if not row["success"]]
+    summary = {
+        "run_id": run_id,
+        "as_of": as_of.isoformat(),
+        "validated_at": validated_at.isoformat(),
+        "suites": len({item.suite.name for item in planned}),
+        "tables": len({item.table for item in planned}),
+        "expectations": sum(1 for row in rows if row["expectation_type"] != MISSING_SUITE),
+        "failures": {severity: sum(1 for row in failed if row["severity"] == severity)
+                     for severity in SEVERITIES},
+        # GE's own verdict per table (ValidationResult.get_max_severity_failure)
+        "max_severity_failure": {
+            name: str(getattr(worst, "value", worst))
+            for name, result in sorted(suite_results.items())
+            if (worst := result.get_max_severity_failure()) is not None},
+        "tables_without_suite": without_suite,
+        "empty_tables_skipped": len(skipped_empty),
+        "quarantined_rows": quarantined,
+        "docs_path": str(docs_dir / "index.html"),
+        "report_path": str(docs_dir / "goalpost_dq_report.html"),
+        # a bounded list: the summary becomes an Airflow Asset event's extra
+        "failed": [{"table": row["table_name"], "check": row["check_name"],
+                    "expectation_type": row["expectation_type"], "severity": row["severity"],
+                    "unexpected_count": row["unexpected_count"]}
+                   for row in failed if row["expectation_type"] != MISSING_SUITE][:50],
+    }
+    _write_html_report(Path(summary["report_path"]), summary, rows)
+    critical = [row for row in failed if row["severity"] == "critical"]
+    if critical:
+        raise QualityGateFailed(_gate_message(run_id, critical), summary)
+    return summary
+
+
+def load_quarantine(settings: Settings) -> int:
+    """Expose the raw rows landing held back (``lake/quarantine/``) as ``ops.quarantine``."""
+    import duckdb
+
+    root = settings.lake_dir / "quarantine"
+    selects, params = [], []
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        for entity, schema in ENTITY_SCHEMAS.items():
+            files = sorted(root.glob(f"platform=*/entity={entity}/dt=*/*.parquet"))
+            if not files:
+                continue
+            paths = [str(path) for path in files]
+            present = {name for (name, *_rest) in con.execute(
+                "describe select * from read_parquet(?, hive_partitioning = false, union_by_name = true)",
+                [paths]).fetchall()}
+            # Identifiers come from the canonical schema, never from the files.
+            columns = [f.name for f in schema if f.name in present]
+            row_struct = ", ".join(f"'{name}': \"{name}\"" for name in columns)
+            selects.append(
+                "select platform, ? as entity,"
+                " cast(regexp_extract(filename, 'dt=([0-9]{4}-[0-9]{2}-[0-9]{2})', 1) as date) as dt,"
+                f" account_id, quarantine_reason as reason, to_json({{{row_struct}}}) as \"row\""
+                " from read_parquet(?, filename = true, hive_partitioning = false, union_by_name = true)")
+            params += [entity, paths]
+        con.execute("create schema if not exists ops")
+        con.execute("begin")
+        con.execute(QUARANTINE_DDL)
+        if selects:
+            con.execute("insert into ops.quarantine select * from (" + " union all ".join(selects)
+                        + ") order by platform, entity, dt, account_id, \"row\"", params)
+        con.execute("commit")
+        [(count,)] = con.execute("select count(*) from ops.quarantine").fetchall()
+    return int(count)
+
+
+def summarize(settings: Settings, run_id: str | None = None) -> str:
+    """A short text report of one validation run (default: the latest) for the CLI."""
+    import duckdb
+
+    if not settings.warehouse_path.exists():
+        return "no data-quality results yet (warehouse not built)"
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        exists = con.execute("select count(*) from information_schema.tables "
+                             "where table_schema = 'ops' and table_name = 'dq_results'").fetchall()[0][0]
+        if not exists:
+            return "no data-quality results yet"
+        if run_id is None:
+            latest = con.execute("select run_id from ops.dq_results "
+                                 "order by validated_at desc, run_id desc limit 1").fetchall()
+            if not latest:
+                return "no data-quality results yet"
+            run_id = latest[0][0]
+        rows = con.execute(
+            "select table_name, check_name, expectation_type, severity, success, unexpected_count, as_of "
+            "from ops.dq_results where run_id = ? order by table_name, check_name", [run_id]).fetchall()
+    if not rows:
+        return f"no data-quality results for run {run_id}"
+    failed = [row for row in rows if not row[4]]
+    counts = {s: sum(1 for row in failed if row[3] == s) for s in SEVERITIES}
+    lines = [f"data quality run {run_id} (as of {rows[0][6]}): {len(rows)} checks on "
+             f"{len({row[0] for row in rows})} tables; failures: {counts['critical']} critical, "
+             f"{counts['warning']} warning, {counts['info']} info"]
+    for severity in SEVERITIES:
+        for table, check, expectation_type, sev, _ok, unexpected, _ in failed:
+            if sev == severity:
+                count = "" if unexpected is None else f" ({unexpected} unexpected)"
+                lines.append(f"  {severity:<8} {table} {check} [{expectation_type}]{count}")
+    return "\n".join(lines)

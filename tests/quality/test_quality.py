@@ -1,0 +1,269 @@
+"""The quality gate against tiny hand-built warehouses: each bad input is caught by the
+right expectation with the right severity; clean data passes; results land in ops.dq_results."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline import quality
+from pipeline.schemas import schema_for
+from pipeline.settings import Settings, get_settings
+from tests.quality import warehouse
+
+AS_OF = dt.date(2026, 11, 25)
+
+
+def _settings(root: Path) -> Settings:
+    settings = get_settings({"GOALPOST_HOME": str(root)})
+    settings.ensure_dirs()
+    return settings
+
+
+def _failures(con: duckdb.DuckDBPyConnection, run_id: str) -> set[tuple[str, str, str]]:
+    rows = con.execute("select table_name, check_name, severity from ops.dq_results "
+                       "where run_id = ? and not success", [run_id]).fetchall()
+    return set(rows)
+
+
+def _write_quarantine(settings: Settings) -> None:
+    """Two held-back rows: a post with a future date and an account-day with negative followers."""
+    post = schema_for("post")
+    table = pa.table({
+        "platform": ["instagram"], "account_id": ["acc1"], "post_id": ["p9"],
+        "created_at": [dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)], "content_type": ["image"],
+        "is_paid": [False], "campaign": [None], "variant": [None], "partner_handle": [None],
+        "author_type": ["brand"], "caption": ["hello"], "schema_version": [1],
+    }, schema=post).append_column("quarantine_reason", pa.array(["created_at in the future"]))
+    folder = settings.lake_dir / "quarantine" / "platform=instagram" / "entity=post" / "dt=2026-11-20"
+    folder.mkdir(parents=True)
+    pq.write_table(table, folder / "acc1.parquet")
+    daily = schema_for("account_daily")
+    table = pa.table({
+        "platform": ["x"], "account_id": ["brand"], "date": [dt.date(2026, 11, 21)],
+        "report_timezone": ["UTC"], "followers": [-3], "impressions": [10], "reach": [5],
+        "profile_views": [None], "page_views": [None], "schema_version": [1],
+    }, schema=daily).append_column("quarantine_reason", pa.array(["negative followers"]))
+    folder = settings.lake_dir / "quarantine" / "platform=x" / "entity=account_daily" / "dt=2026-11-21"
+    folder.mkdir(parents=True)
+    pq.write_table(table, folder / "brand.parquet")
+
+
+@pytest.fixture(scope="module")
+def clean_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict]:
+    settings = _settings(tmp_path_factory.mktemp("clean"))
+    warehouse.build_clean(settings.warehouse_path)
+    _write_quarantine(settings)
+    summary = quality.validate(settings, run_id="clean-run", as_of=AS_OF)
+    return settings, summary
+
+
+@pytest.fixture(scope="module")
+def bad_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, quality.QualityGateFailed]:
+    settings = _settings(tmp_path_factory.mktemp("bad"))
+    warehouse.build_bad(settings.warehouse_path)
+    with pytest.raises(quality.QualityGateFailed) as caught:
+        quality.validate(settings, run_id="bad-run", as_of=AS_OF)
+    return settings, caught.value
+
+
+def test_clean_warehouse_passes_every_expectation(clean_run: tuple[Settings, dict]) -> None:
+    settings, summary = clean_run
+    suites = {s.name: s for s in quality.load_suites(settings.expectations_dir)}
+    # 3 raw views (each its entity's suite) + 1 staging table + 2 audit marts
+    expected = sum(len(suites[name].definition["expectations"]) for name in (
+        "raw.account_daily", "raw.post", "raw.post_daily_metrics", "staging.post_daily_metrics",
+        "audit.kpi_daily_account", "audit.kpi_post"))
+    assert summary["tables"] == 6
+    assert summary["suites"] == 6
+    assert summary["expectations"] == expected
+    assert summary["failures"] == {"critical": 0, "warning": 0, "info": 0}
+    assert summary["max_severity_failure"] == {}
+    assert summary["tables_without_suite"] == []
+    assert summary["failed"] == []
+    json.dumps(summary)  # JSON-serialisable: it becomes an Asset event's extra
+
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        rows = con.execute("select count(*), count(*) filter (where success), count(distinct table_name) "
+                           "from ops.dq_results where run_id = 'clean-run'").fetchall()[0]
+    assert rows == (expected, expected, 6)
+
+
+def test_data_docs_and_html_report_are_built(clean_run: tuple[Settings, dict]) -> None:
+    settings, summary = clean_run
+    docs = settings.docs_dir / "data_docs"
+    assert Path(summary["docs_path"]) == docs / "index.html"
+    assert (docs / "index.html").is_file()
+    assert (docs / "expectations" / "audit" / "kpi_post.html").is_file()
+    report = Path(summary["report_path"]).read_text()
+    assert "Data quality run clean-run" in report
+    assert "http://" not in report and "https://" not in report  # self-contained, no CDN
+
+
+def test_rerun_with_same_run_id_replaces_results(clean_run: tuple[Settings, dict]) -> None:
+    settings, summary = clean_run
+    again = quality.validate(settings, run_id="clean-run", as_of=AS_OF, tables=["audit.*"])
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        [(count,)] = con.execute("select count(*) from ops.dq_results where run_id = 'clean-run'").fetchall()
+    assert again["tables"] == 2
+    assert count == again["expectations"]  # only the narrowed re-run's rows, no duplicates
+
+
+def test_quarantine_is_exposed_and_counted(clean_run: tuple[Settings, dict]) -> None:
+    settings, summary = clean_run
+    assert summary["quarantined_rows"] == 2
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        rows = con.execute("select platform, entity, dt, account_id, reason, \"row\" "
+                           "from ops.quarantine order by platform").fetchall()
+    assert [r[:5] for r in rows] == [
+        ("instagram", "post", dt.date(2026, 11, 20), "acc1", "created_at in the future"),
+        ("x", "account_daily", dt.date(2026, 11, 21), "brand", "negative followers"),
+    ]
+    post_row = json.loads(rows[0][5])
+    assert post_row["post_id"] == "p9" and post_row["caption"] == "hello"
+    assert "quarantine_reason" not in post_row
+    assert json.loads(rows[1][5])["followers"] == -3
+
+
+def test_load_quarantine_without_files_gives_an_empty_typed_table(settings: Settings) -> None:
+    assert quality.load_quarantine(settings) == 0
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        columns = con.execute("select column_name, data_type from information_schema.columns "
+                              "where table_schema = 'ops' and table_name = 'quarantine' "
+                              "order by ordinal_position").fetchall()
+    assert columns == [("platform", "VARCHAR"), ("entity", "VARCHAR"), ("dt", "DATE"),
+                       ("account_id", "VARCHAR"), ("reason", "VARCHAR"), ("row", "JSON")]
+
+
+def test_bad_inputs_corpus_each_caught_with_its_severity(
+        bad_run: tuple[Settings, quality.QualityGateFailed]) -> None:
+    settings, error = bad_run
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        failures = _failures(con, "bad-run")
+    assert failures == {
+        # wrong columns: raw post view lost `caption`
+        ("raw.instagram__post", "columns", "critical"),
+        ("raw.instagram__post", "column_types", "critical"),
+        # a post-day landed twice in raw: reported, staging dedupes ...
+        ("raw.instagram__post_daily_metrics", "grain_unique", "warning"),
+        # ... but here staging kept both copies: that stops the run
+        ("staging.stg_instagram__post_daily_metrics", "grain_unique", "critical"),
+        # duplicate p1 at the kpi_post grain
+        ("audit.kpi_post", "grain_unique", "critical"),
+        # p3 created 2026-11-27, after the as-of day 2026-11-25
+        ("audit.kpi_post", "not_in_future:created_at", "critical"),
+        # reach = -5
+        ("audit.kpi_daily_account", "non_negative_counts", "critical"),
+        # account_id null
+        ("audit.kpi_daily_account", "not_null:account_id", "critical"),
+        # 5000 impressions vs a trailing median of 100: 50x > 10x limit
+        ("audit.kpi_daily_account", "anomaly:impressions", "warning"),
+        # acc2 newest day 2026-11-18: 7 days old > 3
+        ("audit.kpi_daily_account", "freshness", "warning"),
+        # no suite for this table: reported, not ignored
+        ("audit.kpi_mystery", "suite", "warning"),
+    }
+    assert error.summary["failures"] == {"critical": 7, "warning": 4, "info": 0}
+    # GE's per-table verdict agrees with the per-expectation severities above
+    assert error.summary["max_severity_failure"] == {
+        "audit.kpi_daily_account": "critical", "audit.kpi_post": "critical",
+        "raw.instagram__post": "critical", "raw.instagram__post_daily_metrics": "warning",
+        "staging.stg_instagram__post_daily_metrics": "critical"}
+    assert error.summary["tables_without_suite"] == ["audit.kpi_mystery"]
+
+
+def test_failing_rows_are_sampled_in_dq_results(
+        bad_run: tuple[Settings, quality.QualityGateFailed]) -> None:
+    settings, _ = bad_run
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        rows = dict(((table, check), (count, json.loads(sample) if sample else None))
+                    for table, check, count, sample in con.execute(
+                        "select table_name, check_name, unexpected_count, failing_sample "
+                        "from ops.dq_results where run_id = 'bad-run' and not success").fetchall())
+    assert rows[("audit.kpi_daily_account", "not_null:account_id")] == (1, [None])
+    count, sample = rows[("audit.kpi_daily_account", "anomaly:impressions")]
+    assert count == 1
+    assert sample == [{"platform": "instagram", "account_id": "acc1", "date": "2026-11-24",
+                       "impressions": 5000, "trailing_median": 100.0, "trailing_days": 9}]
+    count, sample = rows[("audit.kpi_daily_account", "freshness")]
+    assert (count, sample) == (1, [{"platform": "instagram", "account_id": "acc2",
+                                    "latest_date": "2026-11-18", "age_days": 7}])
+    count, sample = rows[("audit.kpi_daily_account", "non_negative_counts")]
+    assert count == 1 and sample[0]["reach"] == -5 and sample[0]["date"] == "2026-11-20"
+    assert rows[("raw.instagram__post", "column_types")] == (
+        1, [{"column_name": "caption", "expected_type": "VARCHAR", "actual_type": None}])
+    count, sample = rows[("audit.kpi_post", "grain_unique")]
+    assert count == 2  # both copies of p1
+
+
+def test_summarize_lists_failures_by_severity(
+        bad_run: tuple[Settings, quality.QualityGateFailed]) -> None:
+    settings, _ = bad_run
+    text = quality.summarize(settings, run_id="bad-run")
+    lines = text.splitlines()
+    assert lines[0].endswith("failures: 7 critical, 4 warning, 0 info")
+    assert lines[1] == ("  critical audit.kpi_daily_account non_negative_counts "
+                        "[unexpected_rows_expectation] (1 unexpected)")
+    assert lines[-1] == ("  warning  raw.instagram__post_daily_metrics grain_unique "
+                         "[unexpected_rows_expectation] (1 unexpected)")
+    assert quality.summarize(settings) == text  # latest run by default
+
+
+def test_gate_message_names_table_expectation_and_sample(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    warehouse.build_duplicate_only(settings.warehouse_path)
+    with pytest.raises(quality.QualityGateFailed) as caught:
+        quality.validate(settings, run_id="dup-run", as_of=AS_OF)
+    assert str(caught.value) == (
+        "quality gate failed for run dup-run: 1 critical expectation(s) failed\n"
+        "- audit.kpi_post grain_unique (expect_compound_columns_to_be_unique): 2 unexpected; sample: "
+        '[{"platform": "instagram", "account_id": "acc1", "post_id": "p1"}, '
+        '{"platform": "instagram", "account_id": "acc1", "post_id": "p1"}]'
+    )
+
+
+def test_raw_suite_reads_only_recently_landed_partitions(settings: Settings) -> None:
+    """raw.* suites check partitions within meta.recent_days (35) of as-of, straight from the lake."""
+    schema = schema_for("account_daily")
+    for day, impressions in (("2026-11-24", -1), ("2026-09-01", -7)):  # 2026-09-01 < 2026-10-21
+        folder = settings.raw_dir / "platform=instagram" / "entity=account_daily" / f"dt={day}"
+        folder.mkdir(parents=True)
+        pq.write_table(pa.table({
+            "platform": ["instagram"], "account_id": ["acc1"], "date": [dt.date.fromisoformat(day)],
+            "report_timezone": ["America/Los_Angeles"], "followers": [100], "impressions": [impressions],
+            "reach": [None], "profile_views": [None], "page_views": [None], "schema_version": [1],
+        }, schema=schema), folder / "acc1.parquet")
+    glob = settings.raw_dir / "platform=instagram" / "entity=account_daily" / "dt=*" / "*.parquet"
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute("create schema raw")
+        con.execute(f"create view raw.instagram__account_daily as select * exclude (dt), "
+                    f"cast(dt as date) as partition_date from read_parquet('{glob}', "
+                    "hive_partitioning = true, union_by_name = true, hive_types = {'dt': date})")
+
+    with pytest.raises(quality.QualityGateFailed):
+        quality.validate(settings, run_id="lake-run", as_of=AS_OF)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        assert _failures(con, "lake-run") == {
+            ("raw.instagram__account_daily", "non_negative_counts", "critical")}
+        [(count, sample)] = con.execute(
+            "select unexpected_count, failing_sample from ops.dq_results "
+            "where run_id = 'lake-run' and check_name = 'non_negative_counts'").fetchall()
+    assert count == 1  # the -7 row of 2026-09-01 is outside the window
+    assert json.loads(sample)[0]["impressions"] == -1
+
+
+def test_an_open_read_write_connection_is_reported_clearly(settings: Settings) -> None:
+    warehouse.build_clean(settings.warehouse_path)
+    con = duckdb.connect(str(settings.warehouse_path))
+    try:
+        with pytest.raises(RuntimeError, match=r"^validate\(\) reads .* read-only through Great Expectations; "
+                                               r"close every read-write DuckDB connection"):
+            quality.validate(settings, run_id="locked", as_of=AS_OF, tables=["audit.*"])
+    finally:
+        con.close()
