@@ -1,0 +1,163 @@
+"""Generate the W10M synthetic lake: 5 platforms x 100 accounts x 365 days (~10 M post-day rows).
+
+Vectorised numpy + pyarrow (one sort, one Parquet file per partition, threaded) into the lake layout the transform reads
+(``raw/platform=/entity=/dt=/*.parquet``; one file per partition rather than per account, which
+the transform's glob accepts). The day after the last one is written to ``<out>/held_out`` so the
+benchmark can land it later as "a new day". Deterministic: a fixed seed gives the same bytes.
+
+    python bench/generate_w10m.py --out var/bench [--accounts 100] [--days 365]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import datetime as dt
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from pipeline.schemas import PLATFORM_TIMEZONES, SCHEMA_VERSION, schema_for
+
+PLATFORMS = ("instagram", "facebook", "tiktok", "linkedin", "x")
+START = dt.date(2025, 1, 1)
+POSTS_PER_DAY = 2
+POST_LIFETIME_DAYS = 28          # a post collects metrics for 28 days
+CONTENT_TYPES = pa.array(["image", "video", "reel", "carousel", "text", "link"])
+CAMPAIGNS = pa.array([None, "spring", "summer", "launch", "brand"], type=pa.string())
+
+
+def _repeat(values: pa.Array, index: np.ndarray) -> pa.Array:
+    """values[index] without building numpy string arrays (the slow part at 10 M rows)."""
+    return values.take(pa.array(index))
+
+
+def _constant(value: str, n: int) -> pa.Array:
+    return _repeat(pa.array([value]), np.zeros(n, dtype=np.int32))
+
+
+def _table(entity: str, columns: dict[str, np.ndarray | pa.Array]) -> pa.Table:
+    """A canonical-schema table plus the partition columns (platform, entity, dt)."""
+    schema = schema_for(entity)
+    n = len(next(iter(columns.values())))
+    arrays = []
+    for field in schema:
+        if field.name == "schema_version":
+            arrays.append(pa.array(np.full(n, SCHEMA_VERSION, dtype=np.int16)))
+        else:
+            arrays.append(pa.array(columns[field.name], type=field.type))
+    table = pa.Table.from_arrays(arrays, schema=schema)
+    day_column = columns["_dt"]
+    return table.append_column("entity", _constant(entity, n)).append_column(
+        "dt", pa.array(day_column, type=pa.date32()))
+
+
+def generate(out: Path, accounts: int, days: int, seed: int = 7) -> dict[str, int]:
+    rng = np.random.default_rng(seed)
+    total_days = days + 1                       # + the held-out "new" day
+    day_index = np.arange(total_days)
+    dates = np.array([START + dt.timedelta(days=int(i)) for i in day_index], dtype="datetime64[D]")
+    tables: dict[str, list[pa.Table]] = {"account_daily": [], "post": [], "post_daily_metrics": []}
+    for platform in PLATFORMS:
+        tz = PLATFORM_TIMEZONES[platform]
+        account_ids = pa.array([f"{platform[:2]}{i:04d}" for i in range(accounts)])
+        # account_daily: accounts x days
+        acc = np.repeat(np.arange(accounts), total_days)
+        day = np.tile(day_index, accounts)
+        base = rng.integers(1_000, 100_000, accounts)
+        growth = rng.integers(0, 40, accounts * total_days).reshape(accounts, total_days).cumsum(axis=1).ravel()
+        followers = base[acc] + growth
+        impressions = rng.integers(500, 50_000, acc.size)
+        tables["account_daily"].append(_table("account_daily", {
+            "platform": _constant(platform, acc.size), "account_id": _repeat(account_ids, acc), "date": dates[day],
+            "report_timezone": _constant(tz, acc.size), "followers": followers, "impressions": impressions,
+            "reach": (impressions * rng.uniform(0.3, 0.9, acc.size)).astype(np.int64),
+            "profile_views": rng.integers(0, 500, acc.size), "page_views": rng.integers(0, 200, acc.size),
+            "_dt": dates[day]}))
+        # posts: POSTS_PER_DAY per account-day, created during the UTC day
+        post_acc = np.repeat(acc, POSTS_PER_DAY)
+        post_day = np.repeat(day, POSTS_PER_DAY)
+        n_posts = post_acc.size
+        post_ids = pa.array([f"{platform[:2]}p{i}" for i in range(n_posts)])
+        seconds = rng.integers(0, 86_400, n_posts)
+        created = dates[post_day].astype("datetime64[s]") + seconds.astype("timedelta64[s]")
+        campaign = _repeat(CAMPAIGNS, rng.integers(0, len(CAMPAIGNS), n_posts))
+        tables["post"].append(_table("post", {
+            "platform": _constant(platform, n_posts), "account_id": _repeat(account_ids, post_acc),
+            "post_id": post_ids,
+            "created_at": pa.array(created.astype("datetime64[us]"), type=pa.timestamp("us", tz="UTC")),
+            "content_type": _repeat(CONTENT_TYPES, rng.integers(0, len(CONTENT_TYPES), n_posts)),
+            "is_paid": rng.random(n_posts) < 0.2,
+            "campaign": campaign,
+            "variant": pa.nulls(n_posts, pa.string()), "partner_handle": pa.nulls(n_posts, pa.string()),
+            "author_type": _constant("brand", n_posts), "caption": pa.nulls(n_posts, pa.string()),
+            "_dt": dates[post_day]}))
+        # post-day metrics: each post for POST_LIFETIME_DAYS days, decaying
+        age = np.tile(np.arange(POST_LIFETIME_DAYS), n_posts)
+        post = np.repeat(np.arange(n_posts), POST_LIFETIME_DAYS)
+        metric_day = post_day[post] + age
+        keep = metric_day < total_days
+        post, age, metric_day = post[keep], age[keep], metric_day[keep]
+        n = post.size
+        decay = 1.0 / (1.0 + age)
+        m_impr = (rng.integers(100, 5_000, n) * decay).astype(np.int64)
+        tables["post_daily_metrics"].append(_table("post_daily_metrics", {
+            "platform": _constant(platform, n), "account_id": _repeat(account_ids, post_acc[post]),
+            "post_id": _repeat(post_ids, post),
+            "date": dates[metric_day], "report_timezone": _constant(tz, n), "impressions": m_impr,
+            "reach": (m_impr * 0.7).astype(np.int64), "likes": (m_impr * rng.uniform(0, 0.05, n)).astype(np.int64),
+            "comments": (m_impr * rng.uniform(0, 0.01, n)).astype(np.int64),
+            "shares": (m_impr * rng.uniform(0, 0.005, n)).astype(np.int64),
+            "saves": (m_impr * rng.uniform(0, 0.005, n)).astype(np.int64),
+            "clicks": (m_impr * rng.uniform(0, 0.02, n)).astype(np.int64),
+            "video_views": (m_impr * rng.uniform(0, 0.5, n)).astype(np.int64),
+            "_dt": dates[metric_day]}))
+    raw = out / "lake" / "raw"
+    shutil.rmtree(out, ignore_errors=True)
+    counts = {}
+    jobs = []
+    for entity, parts in tables.items():
+        table = pa.concat_tables(parts)
+        counts[entity] = table.num_rows
+        # one sorted pass, then one file per (platform, dt) slice; writes run on all cores
+        table = table.sort_by([("platform", "ascending"), ("dt", "ascending")])
+        keys = pc.binary_join_element_wise(table["platform"], pc.cast(table["dt"], pa.string()), "|")
+        starts = np.flatnonzero(np.r_[True, pc.not_equal(keys[1:], keys[:-1]).to_numpy(zero_copy_only=False)])
+        ends = np.r_[starts[1:], table.num_rows]
+        data = table.drop_columns(["entity", "dt"])
+        for start, end in zip(starts, ends):
+            platform, day = keys[int(start)].as_py().split("|")
+            folder = raw / f"platform={platform}" / f"entity={entity}" / f"dt={day}"
+            jobs.append((data.slice(int(start), int(end - start)), folder / f"{entity}.parquet"))
+    for _, path in jobs:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        list(pool.map(lambda job: pq.write_table(job[0], job[1]), jobs))
+    # hold out the last day: the benchmark lands it as the new day of an incremental run
+    last = (START + dt.timedelta(days=days)).isoformat()
+    for folder in raw.glob(f"platform=*/entity=*/dt={last}"):
+        target = out / "held_out" / folder.relative_to(raw)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        folder.rename(target)
+    return counts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("var/bench"))
+    parser.add_argument("--accounts", type=int, default=100)
+    parser.add_argument("--days", type=int, default=365)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    counts = generate(args.out, args.accounts, args.days)
+    print(f"generated {counts} in {time.perf_counter() - started:.1f} s under {args.out}")
+
+
+if __name__ == "__main__":
+    main()

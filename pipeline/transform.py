@@ -1,0 +1,547 @@
+"""Run ``sql/`` in DuckDB: raw Parquet views -> staging -> intermediate -> ``audit.kpi_*``.
+
+Each SQL file is a dbt-style ``select``; the transform materialises it as a table named after the
+file stem in the schema of its layer (``staging``, ``intermediate``, ``audit`` for ``sql/marts``),
+in dependency order: layer first, then the references found in the SQL text.
+
+Full rebuild: ``create or replace table`` for every model, in one transaction.
+Incremental (``changed`` = which platform days landed): every model knows its key and how to find
+the keys a change touches (header directives below); the transform deletes those keys and inserts
+them recomputed, all in one transaction. Staging reads only the changed Parquet partitions, so a
+one-day change does not rescan the lake. A full rebuild gives the same rows (tested byte for byte).
+
+Header directives (leading ``--`` comment lines of a model):
+    -- incremental_key: platform, date         columns that identify the rows a change replaces
+    -- affected_keys: select ... from _changed  query returning those key columns; may continue on
+    --     indented comment lines; may read ``_changed(platform, date)`` and any upstream model
+    -- column <name>: <comment>                 column comment (``COMMENT ON COLUMN``)
+    -- key_filtered_inputs: schema.table, ...   upstream relations whose rows for a key only feed that key:
+    --     an incremental run reads only their rows with affected keys (the lever for big facts)
+    -- materialized: view                       a view instead of a table (cheap unions; always current)
+Other leading comment lines form the table comment. Staging and intermediate models default to
+``incremental_key: platform, partition_date`` (the lake partition each row came from).
+Models without a key are rebuilt in full on every run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from pipeline.metrics import load_metrics
+from pipeline.schemas import ENTITY_SCHEMAS, PLATFORMS
+from pipeline.settings import Settings
+
+log = logging.getLogger("goalpost.transform")
+
+LAYERS = (("staging", "staging"), ("intermediate", "intermediate"), ("marts", "audit"))
+CATALOGUE_SCHEMAS = ("raw", "staging", "intermediate", "audit", "marts")
+DEFAULT_MEMORY_LIMIT = "1GB"
+
+# Which entities each platform may land (the contract with the connectors); each gets a raw view.
+# File drops land under platform=files with account_id '<network>.<account>' (pipeline.filedrop).
+COMMON_ENTITIES = ("account_daily", "post", "post_daily_metrics", "audience_demographics",
+                   "mentions", "ad_spend", "leads", "applications")
+EXTRA_ENTITIES = {"facebook": ("support_conversations",), "ga4": ("web_sessions",)}
+FILE_DROP_PLATFORM = "files"
+FILE_DROP_ENTITIES = ("account_daily", "mentions")
+
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+_REFERENCE = re.compile(r"\b(raw|staging|intermediate|audit)\.([a-z_][a-z0-9_]*)\b")
+_MEMORY_LIMIT = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
+_DUCKDB_TYPES = {
+    pa.string(): "varchar", pa.int64(): "bigint", pa.int16(): "smallint", pa.float64(): "double",
+    pa.bool_(): "boolean", pa.date32(): "date", pa.timestamp("us", tz="UTC"): "timestamptz",
+}
+
+
+class TransformError(RuntimeError):
+    """A model graph or model SQL problem, with the model named in the message."""
+
+
+@dataclass
+class Model:
+    name: str
+    schema: str
+    layer_rank: int
+    path: Path
+    sql: str
+    description: str = ""
+    column_comments: dict[str, str] = field(default_factory=dict)
+    materialized: str = "table"                          # table | view
+    incremental_key: list[str] = field(default_factory=list)
+    affected_keys: str | None = None
+    key_filtered_inputs: list[str] = field(default_factory=list)   # "schema.table"
+    references: set[str] = field(default_factory=set)   # "schema.table"
+
+    @property
+    def relation(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+# ---------------------------------------------------------------- raw views over the lake
+
+def raw_entities() -> list[tuple[str, str]]:
+    """(platform, entity) pairs that get a ``raw.<platform>__<entity>`` view."""
+    pairs = [(p, e) for p in PLATFORMS for e in (*COMMON_ENTITIES, *EXTRA_ENTITIES.get(p, ()))]
+    return pairs + [(FILE_DROP_PLATFORM, e) for e in FILE_DROP_ENTITIES]
+
+
+def _has_parquet(folder: Path) -> bool:
+    """Any ``dt=*/*.parquet`` under ``folder``; stops at the first one (lakes have thousands)."""
+    if not folder.is_dir():
+        return False
+    for day in os.scandir(folder):
+        if day.is_dir() and day.name.startswith("dt="):
+            if any(f.name.endswith(".parquet") for f in os.scandir(day.path)):
+                return True
+    return False
+
+
+def _literal(text: str) -> str:
+    """A SQL string literal for DDL that cannot take parameters (paths from settings, comments)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _typed_columns(entity: str) -> list[str]:
+    return [f"cast({f.name} as {_DUCKDB_TYPES[f.type]}) as {f.name}" for f in ENTITY_SCHEMAS[entity]]
+
+
+def _raw_select(entity: str, files: list[Path] | str | None) -> str:
+    """Select of the canonical columns + ``partition_date``; typed and empty when no file."""
+    columns = _typed_columns(entity)
+    if not files:
+        nulls = [re.sub(r"^cast\(\w+ ", "cast(null ", c) for c in columns]
+        return "select " + ", ".join([*nulls, "cast(null as date) as partition_date"]) + " where false"
+    if isinstance(files, str):
+        source = _literal(files)
+    else:
+        source = "[" + ", ".join(_literal(str(f)) for f in files) + "]"
+    return ("select " + ", ".join([*columns, "cast(dt as date) as partition_date"])
+            + f" from read_parquet({source}, hive_partitioning = true, union_by_name = true,"
+            " hive_types = {'dt': date})")
+
+
+def _create_raw_views(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    con.execute("create schema if not exists raw")
+    for platform, entity in raw_entities():
+        folder = settings.raw_dir / f"platform={platform}" / f"entity={entity}"
+        glob = str(folder / "dt=*" / "*.parquet") if _has_parquet(folder) else None
+        con.execute(f"create or replace view raw.{platform}__{entity} as {_raw_select(entity, glob)}")
+
+
+def _create_delta_raw_views(con: duckdb.DuckDBPyConnection, settings: Settings,
+                            changed: set[tuple[str, dt.date]]) -> dict[str, str]:
+    """Temp views over only the changed partitions; returns raw relation -> delta view name."""
+    renames = {}
+    for platform, entity in raw_entities():
+        folder = settings.raw_dir / f"platform={platform}" / f"entity={entity}"
+        files = sorted(f for p, day in changed if p == platform
+                       for f in (folder / f"dt={day.isoformat()}").glob("*.parquet"))
+        view = f"_delta_raw__{platform}__{entity}"
+        con.execute(f"create or replace temp view {view} as {_raw_select(entity, files)}")
+        renames[f"raw.{platform}__{entity}"] = view
+    return renames
+
+
+# ---------------------------------------------------------------- model discovery and ordering
+
+def _parse_header(model: Model) -> None:
+    description, key_lines, in_affected = [], [], False
+    for line in model.sql.splitlines():
+        stripped = line.strip()
+        if not stripped.startswith("--"):
+            break
+        text = stripped[2:]
+        if in_affected and text.startswith("   "):
+            key_lines.append(text.strip())
+            continue
+        in_affected = False
+        text = text.strip()
+        if text.startswith("materialized:"):
+            model.materialized = text.split(":", 1)[1].strip()
+        elif text.startswith("incremental_key:"):
+            model.incremental_key = [c.strip() for c in text.split(":", 1)[1].split(",") if c.strip()]
+        elif text.startswith("key_filtered_inputs:"):
+            model.key_filtered_inputs = [r.strip() for r in text.split(":", 1)[1].split(",") if r.strip()]
+        elif text.startswith("affected_keys:"):
+            key_lines = [text.split(":", 1)[1].strip()]
+            in_affected = True
+        elif text.startswith("column "):
+            name, _, comment = text[len("column "):].partition(":")
+            model.column_comments[name.strip()] = comment.strip()
+        elif text:
+            description.append(text)
+    model.description = " ".join(description)
+    if key_lines:
+        model.affected_keys = " ".join(key_lines)
+    if model.materialized not in ("table", "view"):
+        raise TransformError(f"{model.path.name}: materialized must be 'table' or 'view', "
+                             f"not {model.materialized!r}")
+    if model.materialized == "view":
+        if model.incremental_key:
+            raise TransformError(f"{model.path.name}: a view has no incremental_key")
+        model.description = " ".join(description)
+        return
+    if not model.incremental_key and model.schema in ("staging", "intermediate"):
+        model.incremental_key = ["platform", "partition_date"]
+        model.affected_keys = "select distinct platform, date as partition_date from _changed"
+    bad = [c for c in [*model.incremental_key, *model.column_comments] if not _IDENTIFIER.match(c)]
+    if bad:
+        raise TransformError(f"{model.path.name}: not a plain identifier in header: {bad}")
+    if bool(model.incremental_key) != bool(model.affected_keys):
+        raise TransformError(f"{model.path.name}: incremental_key and affected_keys go together")
+
+
+def discover_models(sql_dir: Path) -> list[Model]:
+    """All models under ``sql_dir`` in dependency order; raises TransformError on bad graphs."""
+    models: dict[str, Model] = {}
+    for rank, (folder, schema) in enumerate(LAYERS):
+        for path in sorted((sql_dir / folder).glob("*.sql")):
+            if not _IDENTIFIER.match(path.stem):
+                raise TransformError(f"{path}: model file names must be lowercase identifiers")
+            model = Model(path.stem, schema, rank, path, path.read_text(encoding="utf-8").strip().rstrip(";"))
+            _parse_header(model)
+            models[model.relation] = model
+    raw = {f"raw.{p}__{e}" for p, e in raw_entities()}
+    for model in models.values():
+        body = "\n".join(line.split("--", 1)[0] for line in model.sql.splitlines())
+        refs = {f"{s}.{t}" for s, t in _REFERENCE.findall(body)}
+        refs |= {f"{s}.{t}" for s, t in _REFERENCE.findall(model.affected_keys or "")}
+        unknown = sorted(r for r in refs if r not in models and r not in raw)
+        if unknown:
+            raise TransformError(f"model {model.relation} ({model.path.name}) references unknown "
+                                 f"relation(s): {', '.join(unknown)}")
+        model.references = {r for r in refs if r in models} - {model.relation}
+        stray = sorted(set(model.key_filtered_inputs) - model.references)
+        if stray:
+            raise TransformError(f"model {model.relation}: key_filtered_inputs not referenced: "
+                                 f"{', '.join(stray)}")
+        later = sorted(r for r in model.references if models[r].layer_rank > model.layer_rank)
+        if later:
+            raise TransformError(f"model {model.relation} references a later layer: {', '.join(later)}")
+    return _topological(models)
+
+
+def _topological(models: dict[str, Model]) -> list[Model]:
+    ordered: list[Model] = []
+    state: dict[str, str] = {}
+
+    def visit(name: str, path: list[str]) -> None:
+        if state.get(name) == "done":
+            return
+        if state.get(name) == "visiting":
+            cycle = path[path.index(name):] + [name]
+            raise TransformError("dependency cycle between models: " + " -> ".join(cycle))
+        state[name] = "visiting"
+        for ref in sorted(models[name].references):
+            visit(ref, [*path, name])
+        state[name] = "done"
+        ordered.append(models[name])
+
+    for name in sorted(models, key=lambda n: (models[n].layer_rank, n)):
+        visit(name, [])
+    return ordered
+
+
+# ---------------------------------------------------------------- changed partitions
+
+def _as_date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.timezone.utc).date() if value.tzinfo else value.date()
+    if isinstance(value, dt.date):
+        return value
+    text = str(value)
+    return _as_date(dt.datetime.fromisoformat(text.replace("Z", "+00:00"))) if "T" in text or " " in text \
+        else dt.date.fromisoformat(text)
+
+
+def normalise_changed(changed: Any) -> set[tuple[str, dt.date]]:
+    """Accepts ``{platform: [dates]}``, ``[(platform, date), ...]`` or ingest summaries
+    (``{"platform", "since", "until"}`` with ``until`` exclusive) -> {(platform, date)}."""
+    pairs: set[tuple[str, dt.date]] = set()
+    if isinstance(changed, Mapping) and "platform" not in changed:
+        items: Iterable[Any] = [(p, d) for p, days in changed.items() for d in days]
+    elif isinstance(changed, Mapping):
+        items = [changed]
+    else:
+        items = changed
+    for item in items:
+        if isinstance(item, Mapping):
+            platform = item["platform"]
+            if "dates" in item:
+                pairs |= {(platform, _as_date(d)) for d in item["dates"]}
+                continue
+            since, until = item["since"], item["until"]
+            first = _as_date(since)
+            # `until` is exclusive: a window ending at midnight does not touch that day.
+            last_moment = (dt.datetime.fromisoformat(str(until).replace("Z", "+00:00"))
+                           if not isinstance(until, dt.date) or isinstance(until, dt.datetime) else until)
+            if isinstance(last_moment, dt.datetime):
+                last = _as_date(last_moment - dt.timedelta(microseconds=1))
+            else:
+                last = last_moment - dt.timedelta(days=1)
+            day = first
+            while day <= last:
+                pairs.add((platform, day))
+                day += dt.timedelta(days=1)
+        else:
+            platform, day = item
+            pairs.add((platform, _as_date(day)))
+    known = (*PLATFORMS, FILE_DROP_PLATFORM)
+    unknown = sorted({p for p, _ in pairs} - set(known))
+    if unknown:
+        raise ValueError(f"changed: unknown platform(s) {unknown}; known: {', '.join(known)}")
+    return pairs
+
+
+# ---------------------------------------------------------------- connection
+
+def memory_limit() -> str:
+    value = os.environ.get("GOALPOST_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT).strip()
+    if not _MEMORY_LIMIT.match(value):
+        raise ValueError(f"GOALPOST_DUCKDB_MEMORY_LIMIT={value!r}: expected a size like '1GB' or '512MB'")
+    return value
+
+
+def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """The warehouse connection; one config for every read-write connection of the process."""
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    config = {"memory_limit": memory_limit()}
+    con = duckdb.connect(str(settings.warehouse_path), read_only=read_only, config=config)
+    con.execute("set TimeZone = 'UTC'")   # timestamptz renders and casts the same everywhere
+    # models never rely on row order (exports and tests order explicitly); unordered writes are faster
+    con.execute("set preserve_insertion_order = false")
+    return con
+
+
+# ---------------------------------------------------------------- run
+
+def _rename_refs(sql: str, renames: Mapping[str, str]) -> str:
+    return _REFERENCE.sub(lambda m: renames.get(m.group(0), m.group(0)), sql)
+
+
+def _key_join(alias_a: str, alias_b: str, key: list[str]) -> str:
+    return " and ".join(f"{alias_a}.{c} = {alias_b}.{c}" for c in key)
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    return con.execute("select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
+                       [schema, name]).fetchall()[0][0] > 0
+
+
+def _apply_comments(con: duckdb.DuckDBPyConnection, model: Model, schema: str,
+                    metric_comments: Mapping[tuple[str, str], str]) -> None:
+    relation = f"{schema}.{model.name}"
+    if model.description:
+        con.execute(f"comment on {model.materialized} {relation} is {_literal(model.description)}")
+    columns = [r[0] for r in con.execute(
+        "select column_name from duckdb_columns() where schema_name = ? and table_name = ?",
+        [schema, model.name]).fetchall()]
+    for column in columns:
+        comment = model.column_comments.get(column) or metric_comments.get((model.name, column))
+        if comment:
+            con.execute(f"comment on column {relation}.{column} is {_literal(comment)}")
+
+
+def _metric_comments(settings: Settings) -> dict[tuple[str, str], str]:
+    """(table, column) -> '<label>: <formula>' from the metrics dictionary."""
+    if not settings.metrics_file.exists():
+        return {}
+    comments: dict[tuple[str, str], str] = {}
+    for metric in load_metrics(settings.metrics_file).metrics:
+        # a ratio metric's own column (e.g. daily_er) carries the per-row value of the same formula
+        column = metric.column or metric.name
+        comments.setdefault((metric.table, column), f"{metric.label}: {metric.formula} ({metric.unit})")
+    return comments
+
+
+def run_transform(settings: Settings, *, full_refresh: bool = False, changed: Any = None) -> dict:
+    """Build staging -> intermediate -> ``audit.kpi_*``; incremental when ``changed`` is given.
+
+    Returns ``{"mode", "models": [{"model", "rows", "ms", "mode"}], "changed", "ms"}`` (JSON-safe).
+    """
+    started = time.perf_counter()
+    models = discover_models(settings.sql_dir)
+    changed_pairs = normalise_changed(changed) if changed is not None else set()
+    metric_comments = _metric_comments(settings)
+    con = connect(settings)
+    try:
+        for schema in ("raw", "staging", "intermediate", "audit", "marts"):
+            con.execute(f"create schema if not exists {schema}")
+        built = all(_table_exists(con, m.schema, m.name) for m in models if m.materialized == "table")
+        incremental = changed is not None and not full_refresh and built
+        mode = "incremental" if incremental else "full"
+        con.execute("begin transaction")
+        try:
+            _create_raw_views(con, settings)
+            if incremental:
+                results = _run_incremental(con, settings, models, changed_pairs)
+            else:
+                results = _run_full(con, models)
+            # tables updated in place keep their comments; re-created ones need them again
+            recreated = {r["model"] for r in results if r["mode"] != "incremental"}
+            for model in models:
+                if model.relation in recreated:
+                    _apply_comments(con, model, model.schema, metric_comments)
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+    finally:
+        con.close()
+    return {
+        "mode": mode,
+        "models": results,
+        "changed": sorted([p, d.isoformat()] for p, d in changed_pairs),
+        "ms": round((time.perf_counter() - started) * 1000),
+    }
+
+
+def _log(model: Model, rows: int | None, started: float, mode: str) -> dict:
+    ms = round((time.perf_counter() - started) * 1000)
+    log.info("%-12s %-48s %10s rows %7d ms", mode, model.relation, "-" if rows is None else rows, ms)
+    return {"model": model.relation, "rows": rows, "ms": ms, "mode": mode}
+
+
+def _run_model_sql(con: duckdb.DuckDBPyConnection, model: Model, sql: str, statement: str) -> None:
+    """Run ``statement`` with the model's select in place of ``{sql}`` (a plain replace: SQL has braces)."""
+    try:
+        con.execute(statement.replace("{sql}", sql, 1))
+    except duckdb.Error as exc:
+        raise TransformError(f"model {model.relation} ({model.path.name}) failed: {exc}") from exc
+
+
+def _run_full(con: duckdb.DuckDBPyConnection, models: list[Model]) -> list[dict]:
+    results = []
+    for model in models:
+        started = time.perf_counter()
+        if model.materialized == "view":
+            results.append(_create_view(con, model, started))
+            continue
+        _run_model_sql(con, model, model.sql, f"create or replace table {model.relation} as {{sql}}")
+        rows = con.execute(f"select count(*) from {model.relation}").fetchall()[0][0]
+        results.append(_log(model, rows, started, "full"))
+    return results
+
+
+def _create_view(con: duckdb.DuckDBPyConnection, model: Model, started: float) -> dict:
+    # drop a table of the same name left by an older layout; views are not counted (that would run them)
+    if _table_exists(con, model.schema, model.name):
+        con.execute(f"drop table {model.relation}")
+    _run_model_sql(con, model, model.sql, f"create or replace view {model.relation} as {{sql}}")
+    return _log(model, None, started, "view")
+
+
+def _run_incremental(con: duckdb.DuckDBPyConnection, settings: Settings, models: list[Model],
+                     changed: set[tuple[str, dt.date]]) -> list[dict]:
+    con.execute("create or replace temp table _changed (platform varchar, date date)")
+    if changed:
+        con.executemany("insert into _changed values (?, ?)", sorted(changed))
+    renames = _create_delta_raw_views(con, settings, changed)
+    # Keys touched by the change, as the tables stand *before* the run (catches deleted rows) ...
+    for model in models:
+        if model.incremental_key:
+            _run_model_sql(con, model, model.affected_keys,
+                           f"create or replace temp table _keys__{model.schema}__{model.name} as {{sql}}")
+    results = []
+    for model in models:
+        started = time.perf_counter()
+        if model.materialized == "view":
+            results.append(_create_view(con, model, started))
+            continue
+        if not model.incremental_key:
+            _run_model_sql(con, model, model.sql, f"create or replace table {model.relation} as {{sql}}")
+            rows = con.execute(f"select count(*) from {model.relation}").fetchall()[0][0]
+            results.append(_log(model, rows, started, "full"))
+            continue
+        keys = f"_keys__{model.schema}__{model.name}"
+        # ... and after the upstream models were refreshed (catches new rows).
+        _run_model_sql(con, model, model.affected_keys, f"insert into {keys} {{sql}}")
+        key_cols = ", ".join(model.incremental_key)
+        con.execute(f"create or replace temp table {keys} as select distinct {key_cols} from {keys}")
+        con.execute(f"delete from {model.relation} as t using {keys} as k "
+                    f"where {_key_join('t', 'k', model.incremental_key)}")
+        filtered = {ref: f"(select _input.* from {ref} as _input semi join {keys} as k "
+                         f"on {_key_join('_input', 'k', model.incremental_key)})"
+                    for ref in model.key_filtered_inputs}
+        sql = _rename_refs(model.sql, {**renames, **filtered})
+        _run_model_sql(con, model, sql,
+                       f"insert into {model.relation} select m.* from ({{sql}}) as m semi join {keys} as k "
+                       f"on {_key_join('m', 'k', model.incremental_key)}")
+        rows = con.execute(f"select count(*) from {model.relation} as t semi join {keys} as k "
+                           f"on {_key_join('t', 'k', model.incremental_key)}").fetchall()[0][0]
+        results.append(_log(model, rows, started, "incremental"))
+    return results
+
+
+# ---------------------------------------------------------------- publish and catalogue
+
+def audited_marts(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [r[0] for r in con.execute(
+        "select table_name from duckdb_tables() where schema_name = 'audit' and table_name like 'kpi%' "
+        "order by table_name").fetchall()]
+
+
+def publish(settings: Settings) -> dict:
+    """Copy every audited ``audit.kpi_*`` into ``marts`` in one transaction (write-audit-publish)."""
+    started = time.perf_counter()
+    con = connect(settings)
+    published: dict[str, int] = {}
+    try:
+        con.execute("create schema if not exists marts")
+        con.execute("begin transaction")
+        try:
+            for table in audited_marts(con):
+                if not _IDENTIFIER.match(table):
+                    raise TransformError(f"audit.{table}: not a plain identifier")
+                con.execute(f"create or replace table marts.{table} as select * from audit.{table}")
+                comment = con.execute("select comment from duckdb_tables() where schema_name = 'audit' "
+                                      "and table_name = ?", [table]).fetchall()[0][0]
+                if comment:
+                    con.execute(f"comment on table marts.{table} is {_literal(comment)}")
+                for column, col_comment in con.execute(
+                        "select column_name, comment from duckdb_columns() where schema_name = 'audit' "
+                        "and table_name = ? and comment is not null", [table]).fetchall():
+                    con.execute(f"comment on column marts.{table}.{column} is {_literal(col_comment)}")
+                published[table] = con.execute(f"select count(*) from marts.{table}").fetchall()[0][0]
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+    finally:
+        con.close()
+    ms = round((time.perf_counter() - started) * 1000)
+    log.info("published %d marts in %d ms", len(published), ms)
+    return {"published": published, "ms": ms}
+
+
+def catalogue(settings: Settings) -> list[dict]:
+    """Every column of the warehouse (schema, table, column, type, comment) for ``goalpost docs``."""
+    if not settings.warehouse_path.exists():
+        return []
+    con = connect(settings)
+    try:
+        rows = con.execute(
+            "select c.schema_name, c.table_name, c.column_name, c.data_type, "
+            "coalesce(c.comment, ''), coalesce(t.comment, v.comment, '') "
+            "from duckdb_columns() c "
+            "left join duckdb_tables() t on t.schema_name = c.schema_name and t.table_name = c.table_name "
+            "left join duckdb_views() v on v.schema_name = c.schema_name and v.view_name = c.table_name "
+            "where c.database_name = current_database() and list_contains(?, c.schema_name) "
+            "order by c.schema_name, c.table_name, c.column_index",
+            [list(CATALOGUE_SCHEMAS)]).fetchall()
+    finally:
+        con.close()
+    return [{"schema": s, "table": t, "column": c, "type": ty, "comment": cm, "table_comment": tc}
+            for s, t, c, ty, cm, tc in rows]

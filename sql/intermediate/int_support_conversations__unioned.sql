@@ -1,0 +1,15 @@
+-- Support conversations with first-response time in minutes.
+-- materialized: view
+with unioned as (
+    select * from staging.stg_facebook__support_conversations
+),
+
+final as (
+    select
+        *,
+        date_diff('second', opened_at, first_response_at) as first_response_seconds,
+        date_diff('second', opened_at, first_response_at) / 60.0 as first_response_minutes,
+    from unioned
+)
+
+select * from final

@@ -1,0 +1,36 @@
+-- Weekly and monthly post rollups by platform x campaign (utm_campaign; '(none)' when untagged).
+-- column reach_upper_bound: sum of the posts' reach (people reached by two posts count twice)
+-- column err_mean_of_posts: mean over posts of engagements / reach x 100
+-- column err_ratio_of_sums: sum(engagements) / sum(reach) x 100
+with posts as (
+    select * exclude (campaign), coalesce(campaign, '(none)') as campaign
+    from audit.kpi_post
+    where created_date is not null
+),
+
+periods as (
+    select 'week' as period, date_trunc('week', created_date)::date as period_start, * from posts
+    union all
+    select 'month' as period, date_trunc('month', created_date)::date as period_start, * from posts
+),
+
+final as (
+    select
+        period,
+        period_start,
+        platform,
+        campaign,
+        count(*) as posts,
+        count(*) filter (where is_paid) as paid_posts,
+        sum(impressions) as impressions,
+        sum(reach) as reach_upper_bound,
+        sum(engagements) as engagements,
+        sum(clicks) as clicks,
+        cast(avg(cast(err as decimal(38, 10))) as double) as err_mean_of_posts,
+        sum(engagements) * 100.0 / nullif(sum(reach), 0) as err_ratio_of_sums,
+        sum(clicks) * 100.0 / nullif(sum(impressions), 0) as ctr,
+    from periods
+    group by period, period_start, platform, campaign
+)
+
+select * from final

@@ -1,0 +1,39 @@
+-- Weekly and monthly post rollups by platform x content type x organic/paid (posts by native creation day).
+-- ERR two ways: err_mean_of_posts = mean of each post's ERR (every post weighs the same; posts with zero
+-- reach are left out), err_ratio_of_sums = sum of engagements / sum of reach x 100 (big posts weigh more).
+-- column reach_upper_bound: sum of the posts' reach (people reached by two posts count twice)
+-- column err_mean_of_posts: mean over posts of engagements / reach x 100
+-- column err_ratio_of_sums: sum(engagements) / sum(reach) x 100
+-- column post_er_mean: mean over posts of engagements / followers x 100
+with posts as (
+    select * from audit.kpi_post where created_date is not null
+),
+
+periods as (
+    select 'week' as period, date_trunc('week', created_date)::date as period_start, * from posts
+    union all
+    select 'month' as period, date_trunc('month', created_date)::date as period_start, * from posts
+),
+
+final as (
+    select
+        period,
+        period_start,
+        platform,
+        content_type,
+        paid_status,
+        count(*) as posts,
+        sum(impressions) as impressions,
+        sum(reach) as reach_upper_bound,
+        sum(engagements) as engagements,
+        sum(clicks) as clicks,
+        -- decimal sums are exact, so the mean does not depend on summation order
+        cast(avg(cast(err as decimal(38, 10))) as double) as err_mean_of_posts,
+        sum(engagements) * 100.0 / nullif(sum(reach), 0) as err_ratio_of_sums,
+        cast(avg(cast(post_er as decimal(38, 10))) as double) as post_er_mean,
+        sum(clicks) * 100.0 / nullif(sum(impressions), 0) as ctr,
+    from periods
+    group by period, period_start, platform, content_type, paid_status
+)
+
+select * from final

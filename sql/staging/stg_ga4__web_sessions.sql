@@ -1,0 +1,38 @@
+-- ga4 web_sessions, one row per account_id, date, source, medium, campaign: cast, trimmed, re-pulled duplicates removed.
+-- Native day: UTC.
+with source as (
+    select * from raw.ga4__web_sessions
+),
+
+deduplicated as (
+    -- a re-pulled export lands a key twice: keep the newest schema; the row hash makes the pick deterministic
+    select * from source
+    qualify row_number() over (
+        partition by account_id, date, source, medium, campaign
+        order by schema_version desc, partition_date desc, hash(report_timezone, social_platform, sessions, engaged_sessions, bounces, conversions, revenue, signups, new_customers) desc
+    ) = 1
+),
+
+final as (
+    select
+        'ga4' as platform,
+        account_id,
+        date,
+        coalesce(report_timezone, 'UTC') as report_timezone,
+        lower(trim(source)) as source,
+        lower(trim(medium)) as medium,
+        nullif(trim(campaign), '') as campaign,
+        social_platform,
+        sessions,
+        engaged_sessions,
+        bounces,
+        conversions,
+        revenue,
+        signups,
+        new_customers,
+        schema_version,
+        partition_date,
+    from deduplicated
+)
+
+select * from final

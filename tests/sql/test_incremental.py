@@ -1,0 +1,144 @@
+"""Incremental runs: late data, new days and deletions give the same bytes as a full rebuild."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from pipeline.transform import TransformError, connect, discover_models, normalise_changed, run_transform
+
+from .conftest import land_core, metrics_row
+from .lake import land, ts
+
+
+def export_all(settings, folder: Path) -> dict[str, bytes]:
+    """Every staging/intermediate/audit table as ordered CSV bytes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    con = connect(settings)
+    try:
+        tables = con.execute("select schema_name, table_name from duckdb_tables() where schema_name in "
+                             "('staging', 'intermediate', 'audit') order by all").fetchall()
+        out = {}
+        for schema, table in tables:
+            path = folder / f"{schema}.{table}.csv"
+            con.execute(f"copy (select * from {schema}.{table} order by all) to '{path}' (format csv)")
+            out[f"{schema}.{table}"] = path.read_bytes()
+        return out
+    finally:
+        con.close()
+
+
+def revise_lake(settings) -> None:
+    # Late data: 03-01 re-pulled with p1 likes 40 -> 70 (engagements 50 -> 80).
+    land(settings, "instagram", "post_daily_metrics", "2026-03-01", "ig1", [
+        metrics_row("p1", "2026-03-01", 800, 600, 70, 5, 3, 2, 10),
+        metrics_row("p2", "2026-03-01", 500, 400, 20, 4, 0, 1, 5)])
+    # 03-02 re-pulled without p2's row (the platform dropped it): p2 loses 15 engagements.
+    land(settings, "instagram", "post_daily_metrics", "2026-03-02", "ig1", [
+        metrics_row("p1", "2026-03-02", 200, 100, 8, 1, 1, 0, 2),
+        metrics_row("p3", "2026-03-02", 1000, 900, 60, 10, 5, 5, 20)])
+    # A new day: followers 1050, one new post with 10 + 2 + 1 + 1 = 14 engagements.
+    land(settings, "instagram", "account_daily", "2026-03-04", "ig1", [
+        dict(followers=1050, impressions=3000, reach=1500, profile_views=20)])
+    land(settings, "instagram", "post", "2026-03-04", "ig1", [
+        dict(post_id="p4", created_at=ts("2026-03-04T17:00"), content_type="reel", is_paid=False)])
+    land(settings, "instagram", "post_daily_metrics", "2026-03-04", "ig1", [
+        metrics_row("p4", "2026-03-04", 300, 280, 10, 2, 1, 1, 4)])
+
+
+def test_incremental_equals_full_rebuild_byte_for_byte(settings, query, tmp_path):
+    land_core(settings)
+    assert run_transform(settings)["mode"] == "full"
+    revise_lake(settings)
+    result = run_transform(settings, changed={"instagram": ["2026-03-01", "2026-03-02", "2026-03-04"]})
+    assert result["mode"] == "incremental"
+    by_model = {m["model"]: m for m in result["models"]}
+    # staging re-read only the 3 changed platform days: ig1 2 + 2 + 1 post-day rows, ig_zero 1 (03-01)
+    assert by_model["staging.stg_instagram__post_daily_metrics"]["rows"] == 6
+    assert by_model["staging.stg_instagram__post_daily_metrics"]["mode"] == "incremental"
+
+    # p1: (70 + 5 + 3 + 2) + 10 = 90; p2: 25 only; p4: 14
+    assert query("select post_id, engagements from audit.kpi_post where account_id = 'ig1' order by 1") == [
+        ("p1", 90), ("p2", 25), ("p3", 80), ("p4", 14)]
+    # 03-01: 80 + 25 = 105; 03-02: 10 + 80 = 90; 03-04: net new 1050 - 1030 = 20 (03-03 was not re-landed)
+    assert query("select date::varchar, engagements, net_new_followers from audit.kpi_daily_account "
+                 "where account_id = 'ig1' order by date") == [
+        ("2026-03-01", 105, None), ("2026-03-02", 90, 10), ("2026-03-03", 0, 20), ("2026-03-04", 14, 20)]
+
+    incremental = export_all(settings, tmp_path / "incremental")
+    full_settings = dataclasses.replace(settings, warehouse_path=tmp_path / "full.duckdb")
+    # an empty warehouse builds in full even when told what changed
+    assert run_transform(full_settings, changed={"instagram": ["2026-03-01"]})["mode"] == "full"
+    full = export_all(full_settings, tmp_path / "full")
+    assert sorted(incremental) == sorted(full)
+    different = [name for name in full if full[name] != incremental[name]]
+    assert different == []
+
+
+def test_rerun_is_byte_identical(settings, tmp_path):
+    land_core(settings)
+    run_transform(settings)
+    first = export_all(settings, tmp_path / "first")
+    run_transform(settings, full_refresh=True)
+    assert export_all(settings, tmp_path / "second") == first
+
+
+def test_changed_accepts_ingest_summaries():
+    summary = {"platform": "x", "account_id": "a", "since": "2026-03-01T00:00:00+00:00",
+               "until": "2026-03-03T00:00:00+00:00"}
+    assert sorted(d.isoformat() for _, d in normalise_changed([summary])) == ["2026-03-01", "2026-03-02"]
+    with pytest.raises(ValueError, match=r"changed: unknown platform\(s\) \['myspace'\]"):
+        normalise_changed({"myspace": ["2026-03-01"]})
+
+
+def write_models(root: Path, files: dict[str, str]) -> Path:
+    for name, sql in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(sql)
+    for layer in ("staging", "intermediate", "marts"):
+        (root / layer).mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def test_unknown_reference_is_a_clear_error(tmp_path):
+    sql_dir = write_models(tmp_path / "sql", {"marts/kpi_a.sql": "select * from audit.kpi_missing"})
+    with pytest.raises(TransformError, match=r"^model audit\.kpi_a \(kpi_a\.sql\) references unknown "
+                                             r"relation\(s\): audit\.kpi_missing$"):
+        discover_models(sql_dir)
+
+
+def test_cycle_is_a_clear_error(tmp_path):
+    sql_dir = write_models(tmp_path / "sql", {
+        "marts/kpi_a.sql": "select * from audit.kpi_b",
+        "marts/kpi_b.sql": "select * from audit.kpi_a"})
+    with pytest.raises(TransformError, match=r"^dependency cycle between models: "
+                                             r"audit\.kpi_a -> audit\.kpi_b -> audit\.kpi_a$"):
+        discover_models(sql_dir)
+
+
+def test_models_run_after_their_references(tmp_path):
+    sql_dir = write_models(tmp_path / "sql", {
+        "marts/kpi_a.sql": "select * from audit.kpi_z",      # depends on a later name
+        "marts/kpi_z.sql": "select 1 as one",
+        "intermediate/int_x.sql": "select 1 as one"})
+    assert [m.relation for m in discover_models(sql_dir)] == [
+        "intermediate.int_x", "audit.kpi_z", "audit.kpi_a"]
+
+
+def test_failing_model_names_itself_and_rolls_the_whole_run_back(settings, query, tmp_path):
+    sql_dir = write_models(tmp_path / "sql", {
+        "marts/kpi_braces.sql": "select {'a': 1} as struct_literal, 1 as one",   # braces are not templates
+    })
+    custom = dataclasses.replace(settings, sql_dir=sql_dir)
+    run_transform(custom)
+    assert query("select struct_literal.a, one from audit.kpi_braces") == [(1, 1)]
+    (sql_dir / "marts" / "kpi_braces.sql").write_text("select 2 as one")
+    (sql_dir / "marts" / "kpi_broken.sql").write_text("select no_such_column from audit.kpi_braces")
+    expected = r"^model audit\.kpi_broken \(kpi_broken\.sql\) failed: Binder Error"
+    with pytest.raises(TransformError, match=expected):
+        run_transform(custom)
+    # kpi_braces was rebuilt before kpi_broken failed; the rollback keeps the old table
+    assert query("select one from audit.kpi_braces") == [(1,)]
