@@ -113,6 +113,7 @@ ENTITY_SCHEMAS: dict[str, pa.Schema] = {
         pa.field("source", pa.string(), nullable=False),
         pa.field("medium", pa.string(), nullable=False),
         pa.field("campaign", pa.string()),
+        pa.field("social_platform", pa.string()),             # network parsed from source/medium (null = not social)
         pa.field("sessions", pa.int64()),
         pa.field("engaged_sessions", pa.int64()),
         pa.field("bounces", pa.int64()),

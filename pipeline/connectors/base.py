@@ -1,0 +1,476 @@
+"""The one base every platform connector shares: HTTP policy, paging, errors, canonical tables.
+
+HTTP policy (one ``requests.Session`` per connector):
+- ``urllib3.util.Retry`` on an ``HTTPAdapter``: exponential backoff on connection errors and 5xx,
+  and on 429 it sleeps for the ``Retry-After`` the server sent (``backoff_factor`` stays tiny in tests);
+- a timeout on every call;
+- throttling: when ``X-App-Usage`` (Meta) or ``x-rate-limit-remaining`` (X) says the app is at or above
+  ``usage_threshold`` percent of its limit, pause ``throttle_pause`` seconds before the next call.
+Errors are :class:`ConnectorError` subclasses whose messages name the platform, the connection id
+and what to do, never the token. Bad *values* (non-numeric counts) are not errors: the row gets a
+``quarantine_reason`` and landing routes it to quarantine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
+
+import pyarrow as pa
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util import Retry
+
+from pipeline.credentials import Credentials
+from pipeline.landing import PARTITION_COLUMNS, QUARANTINE_COLUMN
+from pipeline.schemas import PLATFORM_TIMEZONES, SCHEMA_VERSION, schema_for
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+# Platforms report a post's daily metrics for about a week after publication (one extra day covers
+# native days that start before UTC ones): a metrics window reaches back this far for its posts.
+POST_LOOKBACK = timedelta(days=8)
+
+
+class ConnectorError(Exception):
+    """A pull failed; the message is safe to log (no secrets)."""
+
+
+class AuthenticationError(ConnectorError):
+    pass
+
+
+class AccountNotFoundError(ConnectorError):
+    pass
+
+
+class RateLimitedError(ConnectorError):
+    pass
+
+
+class ServerError(ConnectorError):
+    pass
+
+
+class MalformedResponseError(ConnectorError):
+    """Truncated body, non-JSON body, or a payload without the envelope the API documents."""
+
+
+class PaginationLoopError(ConnectorError):
+    pass
+
+
+class SchemaDriftError(ConnectorError):
+    """A record has fields the connector does not know, or lacks fields it needs."""
+
+
+class UnsupportedEntityError(ConnectorError):
+    pass
+
+
+@dataclass(frozen=True)
+class HttpPolicy:
+    timeout: float = 30.0
+    retries: int = 4
+    backoff_factor: float = 0.5       # sleeps 0.5, 1, 2, 4 s between retries (capped by backoff_max)
+    backoff_max: float = 30.0
+    usage_threshold: float = 80.0     # percent of the platform's rate limit
+    throttle_pause: float = 2.0
+    page_size: int = 100
+
+
+def fetch_schema(entity: str) -> pa.Schema:
+    """What ``Connector.fetch`` returns: the canonical schema plus the nullable quarantine reason."""
+    return schema_for(entity).append(pa.field(QUARANTINE_COLUMN, pa.string()))
+
+
+# ---- paging styles: where a cursor goes in the request and where the next one comes from ----
+
+@dataclass(frozen=True)
+class Paging:
+    """Base paging style; subclasses know one API's cursor convention."""
+
+    records_key: tuple[str, ...]
+
+    def apply(self, params: dict[str, Any], body: dict[str, Any] | None, cursor: Any) -> None:
+        raise NotImplementedError
+
+    def next_cursor(self, page: dict[str, Any], params: dict[str, Any], body: dict[str, Any] | None) -> Any:
+        raise NotImplementedError
+
+    def records(self, page: dict[str, Any]) -> list[Any]:
+        node: Any = page
+        for key in self.records_key:
+            node = node.get(key) if isinstance(node, dict) else None
+        if node is None:
+            return []
+        if not isinstance(node, list):
+            raise TypeError(f"'{'.'.join(self.records_key)}' is not a list")
+        return node
+
+
+@dataclass(frozen=True)
+class GraphCursorPaging(Paging):
+    """Meta Graph API: ``paging.cursors.after`` while ``paging.next`` is present."""
+
+    records_key: tuple[str, ...] = ("data",)
+
+    def apply(self, params: dict[str, Any], body: dict[str, Any] | None, cursor: Any) -> None:
+        params["after"] = cursor
+
+    def next_cursor(self, page: dict[str, Any], params: dict[str, Any], body: dict[str, Any] | None) -> Any:
+        paging = page.get("paging") or {}
+        if "next" not in paging:
+            return None
+        return (parse_qs(urlsplit(paging["next"]).query).get("after") or [paging["cursors"]["after"]])[0]
+
+
+@dataclass(frozen=True)
+class StartCountPaging(Paging):
+    """LinkedIn Rest.li: ``start``/``count`` against ``paging.total``."""
+
+    records_key: tuple[str, ...] = ("elements",)
+
+    def apply(self, params: dict[str, Any], body: dict[str, Any] | None, cursor: Any) -> None:
+        params["start"] = cursor
+
+    def next_cursor(self, page: dict[str, Any], params: dict[str, Any], body: dict[str, Any] | None) -> Any:
+        paging = page["paging"]
+        following = int(paging["start"]) + int(paging["count"])
+        return following if following < int(paging["total"]) else None
+
+
+@dataclass(frozen=True)
+class BodyCursorPaging(Paging):
+    """TikTok v2: ``cursor`` in the JSON body, ``data.cursor`` + ``data.has_more`` in the reply."""
+
+    records_key: tuple[str, ...] = ("data", "videos")
+
+    def apply(self, params: dict[str, Any], body: dict[str, Any] | None, cursor: Any) -> None:
+        assert body is not None
+        body["cursor"] = cursor
+
+    def next_cursor(self, page: dict[str, Any], params: dict[str, Any], body: dict[str, Any] | None) -> Any:
+        return page["data"]["cursor"] if page["data"]["has_more"] else None
+
+
+@dataclass(frozen=True)
+class NextTokenPaging(Paging):
+    """X API v2: ``meta.next_token`` goes back as ``pagination_token`` (timelines) or ``next_token`` (search)."""
+
+    records_key: tuple[str, ...] = ("data",)
+    param: str = "pagination_token"
+
+    def apply(self, params: dict[str, Any], body: dict[str, Any] | None, cursor: Any) -> None:
+        params[self.param] = cursor
+
+    def next_cursor(self, page: dict[str, Any], params: dict[str, Any], body: dict[str, Any] | None) -> Any:
+        return page["meta"].get("next_token")
+
+
+@dataclass(frozen=True)
+class OffsetPaging(Paging):
+    """GA4 Data API: ``offset``/``limit`` in the body until ``rowCount`` rows were read."""
+
+    records_key: tuple[str, ...] = ("rows",)
+
+    def apply(self, params: dict[str, Any], body: dict[str, Any] | None, cursor: Any) -> None:
+        assert body is not None
+        body["offset"] = cursor
+
+    def next_cursor(self, page: dict[str, Any], params: dict[str, Any], body: dict[str, Any] | None) -> Any:
+        assert body is not None
+        following = int(body.get("offset") or 0) + len(page.get("rows") or [])
+        return following if following < int(page.get("rowCount") or 0) else None
+
+
+# ---- value helpers shared by the platform modules ----
+
+def as_count(value: Any, column: str, problems: list[str]) -> int | None:
+    """An integer count, or None with a reason in ``problems`` when the API sent a non-number."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    problems.append(f"non-numeric {column}: {value!r}")
+    return None
+
+
+def as_amount(value: Any, column: str, problems: list[str]) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            pass
+    problems.append(f"non-numeric {column}: {value!r}")
+    return None
+
+
+def reason(problems: list[str]) -> str | None:
+    return "; ".join(problems) if problems else None
+
+
+def parse_utc(text: str) -> datetime:
+    """RFC 3339 / Graph timestamps (``+0000``, ``Z``, ``.000Z``) to an aware UTC datetime."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamp without a zone: {text!r}")
+    return moment.astimezone(timezone.utc)
+
+
+def from_epoch(value: int | float, *, millis: bool = False) -> datetime:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"epoch timestamp must be a number, got {value!r}")
+    return datetime.fromtimestamp(value / 1000 if millis else value, timezone.utc)
+
+
+def as_date(value: date | str) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def in_window(entity: str, row: dict[str, Any], since: date, until: date) -> bool:
+    """APIs round windows (whole pages, inclusive ends, lookbacks): keep rows of ``[since, until)``.
+
+    A row without its day is kept: landing quarantines it with a reason instead.
+    """
+    value = row.get(PARTITION_COLUMNS.get(entity, "date"))
+    if value is None:
+        return True
+    day = value.date() if isinstance(value, datetime) else value
+    return since <= day < until
+
+
+# ---- the connector ----
+
+class Connector:
+    """Pulls canonical entities from one platform. Subclasses set ``platform`` and ``ENTITIES``."""
+
+    platform: ClassVar[str]
+    ENTITIES: ClassVar[dict[str, str]] = {}     # entity -> method name returning canonical row dicts
+    API_PREFIX: ClassVar[str] = ""              # where this platform lives on the fake API's bare host
+
+    def __init__(self, credentials: Credentials, *, policy: HttpPolicy | None = None,
+                 connection_id: str | None = None, **options: Any):
+        self.credentials = credentials
+        self.policy = policy or HttpPolicy()
+        self.connection_id = connection_id or credentials.conn_id or f"goalpost_{self.platform}"
+        self.options = options
+        self.throttle_events = 0
+        self.session = self._session()
+        self._account: str | None = None
+
+    def _session(self) -> requests.Session:
+        retry = Retry(
+            total=self.policy.retries, connect=self.policy.retries, read=self.policy.retries,
+            status=self.policy.retries, backoff_factor=self.policy.backoff_factor,
+            backoff_max=self.policy.backoff_max, status_forcelist=RETRY_STATUSES,
+            allowed_methods=None,           # the POSTs here are read-only report queries: safe to repeat
+            respect_retry_after_header=True, raise_on_status=False,
+        )
+        session = requests.Session()
+        adapter = HTTPAdapter(max_retries=retry)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.headers.update({"Authorization": f"Bearer {self.credentials.token}",
+                                "Accept": "application/json", "User-Agent": "goalpost/0.1"})
+        return session
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(connection_id={self.connection_id!r}, base_url={self.credentials.base_url!r})"
+
+    @property
+    def prefix(self) -> str:
+        """Path prefix before every endpoint.
+
+        A bare host (the fake API, ``http://127.0.0.1:8765``) serves every platform under its prefix
+        (``/instagram/v21.0``); a base URL with a path is the real API root
+        (``https://graph.facebook.com/v21.0``) and gets no prefix. ``api_prefix`` overrides both.
+        """
+        if "api_prefix" in self.options:
+            return str(self.options["api_prefix"])
+        return "" if urlsplit(self.credentials.base_url).path.strip("/") else self.API_PREFIX
+
+    # -- public API --
+
+    @classmethod
+    def entities(cls) -> tuple[str, ...]:
+        return tuple(cls.ENTITIES)
+
+    def fetch(self, entity: str, account_id: str, since: date | str, until: date | str) -> pa.Table:
+        """Rows of ``entity`` for ``account_id`` in ``[since, until)`` in the canonical schema
+        (plus ``quarantine_reason``, null on clean rows)."""
+        method = self.ENTITIES.get(entity)
+        if method is None:
+            raise UnsupportedEntityError(
+                f"{self.platform}: entity '{entity}' is not provided; available: {', '.join(self.ENTITIES)}")
+        since, until = as_date(since), as_date(until)
+        if since >= until:
+            raise ValueError(f"{self.platform}: empty window [{since}, {until})")
+        self._account = account_id
+        rows = getattr(self, method)(account_id, since, until)
+        return self.to_table(entity, account_id, [row for row in rows if in_window(entity, row, since, until)])
+
+    def to_table(self, entity: str, account_id: str, rows: list[dict[str, Any]]) -> pa.Table:
+        schema = fetch_schema(entity)
+        fixed: dict[str, Any] = {"platform": self.platform, "account_id": account_id,
+                                 "schema_version": SCHEMA_VERSION}
+        if "report_timezone" in schema.names:
+            fixed["report_timezone"] = PLATFORM_TIMEZONES[self.platform]
+        return pa.Table.from_pylist([{**fixed, **row} for row in rows], schema=schema)
+
+    # -- HTTP --
+
+    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+                body: dict[str, Any] | None = None) -> dict[str, Any]:
+        url = f"{self.credentials.base_url}{path}"
+        try:
+            response = self.session.request(method, url, params=params, json=body, timeout=self.policy.timeout)
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+            raise MalformedResponseError(
+                f"{self.platform}: truncated response body from {method} {path} ({type(exc).__name__})") from None
+        except requests.exceptions.Timeout:
+            raise ConnectorError(f"{self.platform}: {method} {path} timed out after {self.policy.timeout} s "
+                                 f"and {self.policy.retries} retries") from None
+        except requests.exceptions.ConnectionError as exc:
+            raise ConnectorError(f"{self.platform}: cannot reach {self.credentials.base_url} for connection "
+                                 f"'{self.connection_id}' after {self.policy.retries} retries "
+                                 f"({type(exc).__name__})") from None
+        self._throttle(response.headers)
+        if response.status_code >= 400:
+            raise self._http_error(response, method, path)
+        try:
+            payload = response.json()
+        except ValueError:
+            kind = response.headers.get("Content-Type", "no content type")
+            raise MalformedResponseError(
+                f"{self.platform}: response from {method} {path} is not JSON ({kind}, "
+                f"{len(response.content)} bytes)") from None
+        if not isinstance(payload, dict):
+            raise MalformedResponseError(f"{self.platform}: response from {method} {path} is not a JSON object")
+        return payload
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self.request("GET", path, params=params)
+
+    def pages(self, method: str, path: str, paging: Paging, *, params: dict[str, Any] | None = None,
+              body: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """Yield each page's payload; stop on the last page, raise on a loop (same cursor or page twice)."""
+        params, body = dict(params or {}), (dict(body) if body is not None else None)
+        seen_cursors: set[str] = set()
+        seen_pages: set[str] = set()
+        while True:
+            page = self.request(method, path, params=params, body=body)
+            try:
+                records = paging.records(page)
+                cursor = paging.next_cursor(page, params, body)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise MalformedResponseError(
+                    f"{self.platform}: page from {method} {path} lacks its paging envelope ({exc})") from None
+            fingerprint = hashlib.sha256(json.dumps(records, sort_keys=True).encode()).hexdigest()
+            if records and fingerprint in seen_pages:
+                raise PaginationLoopError(f"{self.platform}: pagination loop on {method} {path}: "
+                                          "the same page came back twice")
+            seen_pages.add(fingerprint)
+            yield page
+            if cursor is None:
+                return
+            if str(cursor) in seen_cursors:
+                raise PaginationLoopError(f"{self.platform}: pagination loop on {method} {path}: "
+                                          f"cursor {cursor!r} returned twice")
+            seen_cursors.add(str(cursor))
+            paging.apply(params, body, cursor)
+
+    def records(self, method: str, path: str, paging: Paging, **kwargs: Any) -> Iterator[Any]:
+        for page in self.pages(method, path, paging, **kwargs):
+            yield from paging.records(page)
+
+    # -- shape checks --
+
+    def check_fields(self, record: Any, where: str, required: set[str] | frozenset[str],
+                     optional: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
+        if not isinstance(record, dict):
+            raise SchemaDriftError(f"{self.platform}: schema drift in {where}: expected an object, "
+                                   f"got {type(record).__name__}")
+        missing = sorted(required - record.keys())
+        if missing:
+            raise SchemaDriftError(f"{self.platform}: schema drift in {where}: missing field(s) "
+                                   f"{', '.join(missing)}")
+        unknown = sorted(record.keys() - required - optional)
+        if unknown:
+            raise SchemaDriftError(f"{self.platform}: schema drift in {where}: unknown field(s) "
+                                   f"{', '.join(unknown)}")
+        return record
+
+    def parse_time(self, value: Any, where: str, parser: Callable[[Any], datetime] = parse_utc) -> datetime:
+        try:
+            return parser(value)
+        except (TypeError, ValueError, OverflowError):
+            raise SchemaDriftError(f"{self.platform}: schema drift in {where}: bad timestamp {value!r}") from None
+
+    # -- errors and throttling --
+
+    def _http_error(self, response: requests.Response, method: str, path: str) -> ConnectorError:
+        status = response.status_code
+        retries = len(response.raw.retries.history) if getattr(response.raw, "retries", None) else 0
+        if status in (401, 403):
+            return AuthenticationError(f"{self.platform}: {status} {response.reason} for connection "
+                                       f"'{self.connection_id}' — check the token")
+        if status == 404:
+            return AccountNotFoundError(f"{self.platform}: account '{self._account}' not found (404) for "
+                                        f"connection '{self.connection_id}'")
+        if status == 429:
+            return RateLimitedError(f"{self.platform}: still rate limited (429) on {method} {path} after "
+                                    f"{retries} retries")
+        if status >= 500:
+            return ServerError(f"{self.platform}: server error {status} on {method} {path} after "
+                               f"{retries} retries")
+        return ConnectorError(f"{self.platform}: HTTP {status} on {method} {path}: {response.text[:200]}")
+
+    def usage_percent(self, headers: Any) -> float:
+        """How close the app is to its rate limit, from the platform's usage headers (0 when unknown)."""
+        level = 0.0
+        if app_usage := headers.get("X-App-Usage"):
+            try:
+                level = max(float(v) for v in json.loads(app_usage).values())
+            except (ValueError, TypeError, AttributeError):
+                log.warning("%s: unreadable X-App-Usage header", self.platform)
+        remaining, limit = headers.get("x-rate-limit-remaining"), headers.get("x-rate-limit-limit")
+        if remaining is not None and limit:
+            try:
+                level = max(level, 100.0 * (1 - int(remaining) / int(limit)))
+            except ValueError:
+                log.warning("%s: unreadable x-rate-limit headers", self.platform)
+        return level
+
+    def _throttle(self, headers: Any) -> None:
+        level = self.usage_percent(headers)
+        if level >= self.policy.usage_threshold:
+            self.throttle_events += 1
+            log.info("%s: rate limit usage at %.0f%%; pausing %.2f s", self.platform, level,
+                     self.policy.throttle_pause)
+            time.sleep(self.policy.throttle_pause)
+

@@ -1,0 +1,153 @@
+"""Every connector against every bad input the fake API can produce (parametrised, not copied)."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.connectors import (
+    AccountNotFoundError, AuthenticationError, MalformedResponseError, PaginationLoopError, RateLimitedError,
+    SchemaDriftError, ServerError, get_connector,
+)
+from pipeline.credentials import Credentials
+from pipeline.landing import land_window
+from tests.connectors.conftest import FAST
+from tests.connectors.probes import PROBES, Probe
+
+pytestmark = pytest.mark.parametrize("probe", PROBES, ids=str)
+
+
+def fetch(probe: Probe, credentials: Credentials, entity: str | None = None, account: str | None = None,
+          policy=FAST):
+    connector = get_connector(probe.platform, credentials, policy=policy)
+    return connector, connector.fetch(entity or probe.entity, account or probe.account, probe.since, probe.until)
+
+
+def test_clean_pull_has_no_quarantined_rows(probe, credentials):
+    _, table = fetch(probe, credentials)
+    assert table.num_rows > 0
+    assert table.column("quarantine_reason").null_count == table.num_rows
+
+
+def test_small_pages_give_the_same_rows_as_one_page(probe, credentials, fake_api):
+    connector = get_connector(probe.platform, credentials, policy=dataclasses.replace(FAST, page_size=1000))
+    whole = connector.fetch(probe.paged_entity, probe.account, probe.since, probe.until)
+    single_page_requests = fake_api.requests_seen
+    fake_api.reset()
+    paged, = [get_connector(probe.platform, credentials, policy=dataclasses.replace(FAST, page_size=probe.page_size))
+              .fetch(probe.paged_entity, probe.account, probe.since, probe.until)]
+    assert fake_api.requests_seen > single_page_requests      # it really paged
+    assert paged.sort_by([(c, "ascending") for c in paged.column_names if c != "quarantine_reason"]).equals(
+        whole.sort_by([(c, "ascending") for c in whole.column_names if c != "quarantine_reason"]))
+
+
+def test_429_waits_for_retry_after_then_succeeds(probe, credentials, fake_api):
+    _, clean = fetch(probe, credentials)
+    fake_api.reset()
+    fake_api.inject(probe.path, "429", count=1, retry_after=1)
+    started = time.monotonic()
+    _, table = fetch(probe, credentials)
+    assert time.monotonic() - started >= 1.0                  # slept the server's Retry-After, not the 0.01 s backoff
+    assert table.equals(clean)
+
+
+def test_429_that_never_ends_raises_rate_limited(probe, credentials, fake_api):
+    fake_api.inject(probe.path, "429", count=10, retry_after=0)
+    with pytest.raises(RateLimitedError, match=rf"^{probe.platform}: still rate limited \(429\) on .* after 2 retries$"):
+        fetch(probe, credentials)
+
+
+def test_5xx_is_retried_with_backoff(probe, credentials, fake_api):
+    _, clean = fetch(probe, credentials)
+    fake_api.reset()
+    fake_api.inject(probe.path, "500", count=2)               # FAST allows 2 retries: the 3rd call succeeds
+    _, table = fetch(probe, credentials)
+    assert table.equals(clean)
+
+
+def test_5xx_after_all_retries_raises_server_error(probe, credentials, fake_api):
+    fake_api.inject(probe.path, "500", count=3)
+    with pytest.raises(ServerError, match=rf"^{probe.platform}: server error 500 on .* after 2 retries$"):
+        fetch(probe, credentials)
+
+
+def test_401_names_the_connection_not_the_token(probe, fake_api):
+    secret = "s3cret-token-value"
+    with pytest.raises(AuthenticationError) as error:
+        fetch(probe, Credentials(fake_api.url, secret))
+    assert str(error.value) == (f"{probe.platform}: 401 Unauthorized for connection 'goalpost_{probe.platform}'"
+                                " — check the token")
+    assert secret not in str(error.value) and secret not in repr(error.value)
+
+
+def test_injected_401_maps_to_authentication_error(probe, credentials, fake_api):
+    fake_api.inject(probe.path, "401")
+    with pytest.raises(AuthenticationError, match="check the token"):
+        fetch(probe, credentials)
+
+
+def test_unknown_account_is_a_404(probe, credentials):
+    with pytest.raises(AccountNotFoundError) as error:
+        fetch(probe, credentials, account="no_such_account")
+    assert str(error.value) == (f"{probe.platform}: account 'no_such_account' not found (404) for connection "
+                                f"'goalpost_{probe.platform}'")
+
+
+def test_truncated_body(probe, credentials, fake_api):
+    fake_api.inject(probe.path, "truncated")
+    with pytest.raises(MalformedResponseError, match=rf"^{probe.platform}: truncated response body from "):
+        fetch(probe, credentials)
+
+
+def test_non_json_body(probe, credentials, fake_api):
+    fake_api.inject(probe.path, "non_json")
+    with pytest.raises(MalformedResponseError, match=rf"^{probe.platform}: response from .* is not JSON \(text/html"):
+        fetch(probe, credentials)
+
+
+def test_repeating_cursor_is_a_pagination_loop(probe, credentials, fake_api):
+    fake_api.inject(probe.path if probe.entity == probe.paged_entity else r".", "repeat_cursor", count=50)
+    with pytest.raises(PaginationLoopError, match=rf"^{probe.platform}: pagination loop on "):
+        get_connector(probe.platform, credentials, policy=dataclasses.replace(FAST, page_size=probe.page_size)) \
+            .fetch(probe.paged_entity, probe.account, probe.since, probe.until)
+
+
+def test_unknown_field_is_schema_drift(probe, credentials, fake_api):
+    fake_api.inject(probe.path, "unknown_field")
+    with pytest.raises(SchemaDriftError, match=rf"^{probe.platform}: schema drift in .*: unknown field\(s\) "
+                                               "surprise_field$"):
+        fetch(probe, credentials)
+
+
+def test_missing_field_is_schema_drift(probe, credentials, fake_api):
+    fake_api.inject(probe.path, "missing_field")
+    with pytest.raises(SchemaDriftError, match=rf"^{probe.platform}: schema drift in .*: missing field\(s\) "
+                                               rf"{probe.required_field}$"):
+        fetch(probe, credentials)
+
+
+def test_non_numeric_count_is_flagged_not_raised(probe, credentials, fake_api):
+    fake_api.inject(probe.path, "non_numeric_count")
+    _, table = fetch(probe, credentials)
+    reasons = [r for r in table.column("quarantine_reason").to_pylist() if r]
+    assert reasons and all("non-numeric" in r and "'n/a'" in r for r in reasons)
+
+
+def test_negative_count_lands_in_quarantine_never_dropped(probe, credentials, fake_api, settings):
+    fake_api.inject(probe.path, "negative_count")
+    _, table = fetch(probe, credentials)
+    landed = land_window(table, platform=probe.platform, entity=probe.entity, account_id=probe.account,
+                         since=probe.since, until=probe.until, settings=settings)
+    quarantined = [pq.read_table(p) for p in (settings.lake_dir / "quarantine").rglob("*.parquet")]
+    assert sum(t.num_rows for t in quarantined) == sum(p.quarantined for p in landed) > 0
+    assert sum(p.rows for p in landed) + sum(p.quarantined for p in landed) == table.num_rows
+    assert all("-5" in reason for t in quarantined for reason in t.column("quarantine_reason").to_pylist())
+    for path in (settings.lake_dir / "raw").rglob("*.parquet"):
+        raw = pq.read_table(path)
+        for name in ("followers", "likes", "sessions"):
+            if name in raw.column_names and raw.num_rows:
+                assert pc.min(raw.column(name)).as_py() >= 0
