@@ -3,29 +3,12 @@
 -- a file drop both have an account-day, the API row wins. source_platform says where a row came from.
 -- materialized: view
 with unioned as (
-    select * from staging.stg_instagram__account_daily
-    union all by name
-    select * from staging.stg_facebook__account_daily
-    union all by name
-    select * from staging.stg_tiktok__account_daily
-    union all by name
-    select * from staging.stg_linkedin__account_daily
-    union all by name
-    select * from staging.stg_x__account_daily
-    union all by name
-    select * from staging.stg_ga4__account_daily
-    union all by name
-    select * from staging.stg_files__account_daily
+    {{ union_staging('account_daily') }}
 ),
 
 conformed as (
     select
-        * replace (
-            case when platform = 'files' then split_part(account_id, '.', 1) else platform end as platform,
-            case when platform = 'files' then substr(account_id, strpos(account_id, '.') + 1)
-                 else account_id end as account_id
-        ),
-        platform as source_platform,
+        {{ file_drops_as_networks() }}
     from unioned
 ),
 

@@ -1,17 +1,7 @@
 -- Paid-media spend per account-day and campaign, conformed.
 -- materialized: view
 with unioned as (
-    select * from staging.stg_instagram__ad_spend
-    union all by name
-    select * from staging.stg_facebook__ad_spend
-    union all by name
-    select * from staging.stg_tiktok__ad_spend
-    union all by name
-    select * from staging.stg_linkedin__ad_spend
-    union all by name
-    select * from staging.stg_x__ad_spend
-    union all by name
-    select * from staging.stg_ga4__ad_spend
+    {{ union_staging('ad_spend') }}
 ),
 
 final as (

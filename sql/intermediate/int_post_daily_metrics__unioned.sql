@@ -2,17 +2,7 @@
 -- materialized: view
 -- (missing counters count as 0; per-platform mapping in the staging files and DECISIONLOG.md).
 with unioned as (
-    select * from staging.stg_instagram__post_daily_metrics
-    union all by name
-    select * from staging.stg_facebook__post_daily_metrics
-    union all by name
-    select * from staging.stg_tiktok__post_daily_metrics
-    union all by name
-    select * from staging.stg_linkedin__post_daily_metrics
-    union all by name
-    select * from staging.stg_x__post_daily_metrics
-    union all by name
-    select * from staging.stg_ga4__post_daily_metrics
+    {{ union_staging('post_daily_metrics') }}
 ),
 
 final as (

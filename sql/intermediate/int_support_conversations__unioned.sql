@@ -1,7 +1,7 @@
 -- Support conversations with first-response time in minutes.
 -- materialized: view
 with unioned as (
-    select * from staging.stg_facebook__support_conversations
+    {{ union_staging('support_conversations') }}
 ),
 
 final as (

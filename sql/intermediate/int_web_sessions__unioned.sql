@@ -1,7 +1,7 @@
 -- GA4 session rows with the referring social network (platform) derived from source/medium.
 -- materialized: view
 with unioned as (
-    select * from staging.stg_ga4__web_sessions
+    {{ union_staging('web_sessions') }}
 ),
 
 final as (

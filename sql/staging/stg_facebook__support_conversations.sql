@@ -5,12 +5,7 @@ with source as (
 ),
 
 deduplicated as (
-    -- a re-pulled export lands a key twice: keep the newest schema; the row hash makes the pick deterministic
-    select * from source
-    qualify row_number() over (
-        partition by account_id, conversation_id
-        order by schema_version desc, partition_date desc, hash(opened_at, first_response_at, agent_id, csat_score) desc
-    ) = 1
+    {{ latest_row_per_key('source', 'support_conversations', ['account_id', 'conversation_id']) }}
 ),
 
 final as (

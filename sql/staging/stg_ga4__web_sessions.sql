@@ -5,12 +5,7 @@ with source as (
 ),
 
 deduplicated as (
-    -- a re-pulled export lands a key twice: keep the newest schema; the row hash makes the pick deterministic
-    select * from source
-    qualify row_number() over (
-        partition by account_id, date, source, medium, campaign
-        order by schema_version desc, partition_date desc, hash(report_timezone, social_platform, sessions, engaged_sessions, bounces, conversions, revenue, signups, new_customers) desc
-    ) = 1
+    {{ latest_row_per_key('source', 'web_sessions', ['account_id', 'date', 'source', 'medium', 'campaign']) }}
 ),
 
 final as (
