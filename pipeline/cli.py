@@ -1,0 +1,322 @@
+"""The ``goalpost`` command: the demo, the embedded runtime, and every pipeline step by hand.
+
+Each step command calls the same library function its DAG task calls, so anything the DAGs do
+can be run, re-run or debugged without Airflow. Pipeline modules are imported inside the
+commands: ``goalpost --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+DATE = click.DateTime(formats=["%Y-%m-%d"])
+FAKE_API_TOKEN = "demo-token"  # the local fake API's token; real tokens live in Airflow Connections
+
+
+def _settings():
+    from pipeline.settings import get_settings
+
+    return get_settings()
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def _platforms(settings) -> list[str]:
+    from pipeline.runtime import load_source_specs
+
+    return [s.platform for s in load_source_specs(settings)]
+
+
+@click.group()
+def main() -> None:
+    """Goalpost: social-media KPIs and SMART-goal progress on Airflow, DuckDB and Great Expectations."""
+
+
+# ------------------------------------------------------------------------------------ steps
+
+@main.command()
+@click.option("--platform", "platform", required=True, help="A source in sources.yml, e.g. instagram.")
+@click.option("--since", type=DATE, default=None, help="First day (YYYY-MM-DD); default: the stored cursor.")
+@click.option("--until", type=DATE, default=None, help="Day after the last one (YYYY-MM-DD); default: today.")
+def ingest(platform: str, since: dt.datetime | None, until: dt.datetime | None) -> None:
+    """Pull one source's accounts for [since, until) and land them as Parquet."""
+    from pipeline.runtime import load_source_specs
+
+    settings = _settings()
+    specs = {s.platform: s for s in load_source_specs(settings)}
+    if platform not in specs:
+        raise click.BadParameter(f"unknown platform {platform!r}; valid: {', '.join(sorted(specs))}",
+                                 param_hint="--platform")
+    until_day = until.date() if until else dt.datetime.now(dt.timezone.utc).date()
+    since_day = since.date() if since else None
+    if since_day and since_day >= until_day:
+        raise click.BadParameter(f"--since {since_day} must be before --until {until_day}", param_hint="--since")
+    from pipeline.credentials import CredentialsError, from_env
+    from pipeline.ingest import ingest_account
+
+    settings.ensure_dirs()
+    spec = specs[platform]
+    try:
+        credentials = from_env(spec.connection_id)
+    except CredentialsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    summaries = [ingest_account(platform, account, until=until_day, since=since_day, settings=settings,
+                                credentials=credentials) for account in spec.accounts]
+    _echo_json(summaries)
+
+
+@main.command()
+@click.option("--full-refresh", is_flag=True, help="Rebuild every table instead of the changed days.")
+def transform(full_refresh: bool) -> None:
+    """Build staging -> intermediate -> audit.kpi_* in the DuckDB warehouse."""
+    from pipeline.transform import run_transform
+
+    settings = _settings()
+    settings.ensure_dirs()
+    _echo_json(run_transform(settings, full_refresh=full_refresh))
+
+
+@main.command()
+def validate() -> None:
+    """Run the Great Expectations suites on the audit tables (exit 1 on a critical failure)."""
+    from pipeline.quality import QualityGateFailed, validate as run_validate
+
+    run_id = f"cli__{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%S}"
+    try:
+        _echo_json(run_validate(_settings(), run_id=run_id))
+    except QualityGateFailed as exc:
+        raise click.ClickException(f"quality gate failed: {exc}") from exc
+
+
+@main.command()
+def publish() -> None:
+    """Copy the audited marts into the `marts` schema."""
+    from pipeline.transform import publish as run_publish
+
+    _echo_json(run_publish(_settings()))
+
+
+@main.command()
+@click.option("--as-of", "as_of", type=DATE, default=None, help="Day to evaluate goals at; default: today.")
+def snapshot(as_of: dt.datetime | None) -> None:
+    """Evaluate every goal and upsert its progress snapshot."""
+    from pipeline.emit import run_snapshots
+
+    day = as_of.date() if as_of else dt.datetime.now(dt.timezone.utc).date()
+    _echo_json(run_snapshots(_settings(), as_of=day, run_id=f"cli__{day.isoformat()}"))
+
+
+@main.command()
+@click.option("--as-of", "as_of", type=DATE, default=None, help="Snapshot day; default: the newest.")
+def status(as_of: dt.datetime | None) -> None:
+    """Print the goal status table."""
+    from pipeline.report import status_table
+
+    click.echo(status_table(_settings(), as_of=as_of.date() if as_of else None))
+
+
+@main.command()
+def docs() -> None:
+    """Print the warehouse table catalogue (schema, table, columns, comments)."""
+    from pipeline.transform import catalogue
+
+    rows = catalogue(_settings())
+    if not rows:
+        raise click.ClickException("the warehouse is empty: run `goalpost transform` (or `make run`) first")
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Goalpost warehouse catalogue")
+    columns = list(rows[0])
+    for name in columns:
+        table.add_column(name)
+    for row in rows:
+        table.add_row(*(str(row[c]) for c in columns))
+    Console(width=200).print(table)
+
+
+@main.command()
+@click.argument("export", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def drop(export: Path) -> None:
+    """Drop an export file into the inbox and announce it (the file-drop DAG runs at once)."""
+    from pipeline.runtime import drop_file
+
+    click.echo(f"dropped {drop_file(_settings(), export)}")
+
+
+@main.command("fake-api")
+@click.option("--port", type=int, default=None, help="Default: the port of GOALPOST_API_URL (8765).")
+def fake_api(port: int | None) -> None:
+    """Serve the local emulation of every platform API (foreground; Ctrl-C stops it)."""
+    from urllib.parse import urlsplit
+
+    port = port if port is not None else urlsplit(_settings().api_base_url).port or 8765
+    os.execv(sys.executable, [sys.executable, "-m", "pipeline.fakeapi", "--port", str(port)])
+
+
+# ------------------------------------------------------------------------------------ runtime
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: TIME_WAIT is not "in use"
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise click.ClickException(f"the fake API did not open 127.0.0.1:{port} within {timeout:.0f}s")
+
+
+def _build_runtime(settings, *, api_port: int):
+    """A Runtime whose source connections point at the local fake API (see `_start_fake_api`)."""
+    from urllib.parse import urlsplit
+
+    from pipeline.runtime import Runtime, RuntimeConfig, connection_json, free_port, load_source_specs
+
+    wanted = urlsplit(settings.api_base_url).port or 8765
+    fake_port = wanted if _port_free(wanted) else free_port()
+    fake_url = f"http://127.0.0.1:{fake_port}"
+    connections = {s.connection_id: connection_json(fake_url, FAKE_API_TOKEN) for s in load_source_specs(settings)}
+    config = RuntimeConfig(airflow_home=settings.home / "airflow", api_port=api_port, connections=connections,
+                           log_server_ports=(free_port(), free_port()),
+                           extra_env={"GOALPOST_API_URL": fake_url, "GOALPOST_FAKE_API_PORT": str(fake_port)})
+    return Runtime(settings, config)
+
+
+def _start_fake_api(runtime) -> None:
+    """The fake API runs as one more managed process: stopped (and reaped) with the runtime."""
+    port = int(runtime.config.extra_env["GOALPOST_FAKE_API_PORT"])
+    runtime.config.log_dir.mkdir(parents=True, exist_ok=True)
+    runtime.spawn("fake-api", [sys.executable, "-m", "pipeline.fakeapi", "--port", str(port)])
+    _wait_port(port)
+
+
+def _running_runtime(config) -> bool:
+    import psutil
+
+    if not config.pid_file.exists():
+        return False
+    pids = json.loads(config.pid_file.read_text())["pids"].values()
+    return any(psutil.pid_exists(pid) for pid in pids)
+
+
+def _progress_printer(started: float):
+    def report(run) -> None:
+        took = ""
+        if run.end_date and run.start_date:
+            took = f" in {(run.end_date - run.start_date).total_seconds():.1f}s"
+        mark = {"running": "▶", "success": "✔", "failed": "✘"}.get(run.state, "·")
+        click.echo(f"[{time.monotonic() - started:6.1f}s] {mark} {run.dag_id:<20} {run.run_type:<15} "
+                   f"{run.state}{took}")
+    return report
+
+
+@main.command()
+@click.option("--timeout", type=float, default=600, show_default=True, help="Seconds to wait for the chain.")
+def demo(timeout: float) -> None:
+    """The whole chain on the real runtime: fake API -> ingest DAGs -> Assets -> transform -> validate ->
+    publish -> goal snapshots; then stop everything and print the goal status table."""
+    from pipeline.runtime import DEFAULT_UI_PORT, GoalpostRuntimeError, chain_done, free_port, load_source_specs
+
+    started = time.monotonic()
+    settings = _settings()
+    settings.ensure_dirs()
+    api_port = DEFAULT_UI_PORT if _port_free(DEFAULT_UI_PORT) else free_port()
+    runtime = _build_runtime(settings, api_port=api_port)
+    if _running_runtime(runtime.config):
+        raise click.ClickException("a runtime started by `goalpost runtime up` is running; "
+                                   "stop it with `goalpost runtime down` first")
+    # The demo's metadata DB is disposable (the lake and warehouse are idempotent): a fresh one
+    # makes today's daily runs start at once, on every `make run`.
+    metadata_db = Path(runtime.config.metadata_url.removeprefix("sqlite:///"))
+    for path in (metadata_db, metadata_db.with_name(metadata_db.name + "-wal"),
+                 metadata_db.with_name(metadata_db.name + "-shm")):
+        path.unlink(missing_ok=True)
+    ingest_dag_ids = {f"ingest_{s.platform}" for s in load_source_specs(settings)} | {"ingest_file_drops"}
+    try:
+        _start_fake_api(runtime)
+        click.echo(f"starting Airflow (api-server, scheduler, dag-processor, triggerer) in "
+                   f"{runtime.config.airflow_home}; logs in {runtime.config.log_dir}")
+        runtime.start()
+        click.echo(f"[{time.monotonic() - started:6.1f}s] runtime healthy; waiting for "
+                   f"{', '.join(sorted(ingest_dag_ids))} -> transform_kpis -> goal_snapshots")
+        runtime.wait_for(lambda runs: chain_done(runs, ingest_dag_ids) and runtime.pending_asset_events() == 0,
+                         timeout=timeout, on_progress=_progress_printer(started))
+    except GoalpostRuntimeError as exc:
+        try:
+            tasks = runtime.failed_tasks()
+        except Exception:  # the metadata DB itself may be what broke
+            tasks = []
+        failed = "".join(f"\n  failed task {d}.{t}: logs in {folder}" for d, _, t, folder in tasks)
+        raise click.ClickException(f"{exc}{failed}\n(all logs: {runtime.config.log_dir})") from exc
+    finally:
+        runtime.stop()
+    from pipeline.report import status_table
+
+    click.echo(status_table(settings))
+    click.echo(f"warehouse: {settings.warehouse_path}")
+    click.echo(f"snapshots: {settings.snapshots_dir}")
+    click.echo(f"wall time: {time.monotonic() - started:.1f}s")
+
+
+@main.group()
+def runtime() -> None:
+    """Keep the embedded Airflow runtime running (`up`) or stop it (`down`)."""
+
+
+@runtime.command()
+def up() -> None:
+    """Start the fake API and Airflow in the background; the UI is on 127.0.0.1:8080."""
+    from pipeline.runtime import DEFAULT_UI_PORT, ADMIN_USER
+
+    settings = _settings()
+    settings.ensure_dirs()
+    if not _port_free(DEFAULT_UI_PORT):
+        raise click.ClickException(f"127.0.0.1:{DEFAULT_UI_PORT} is in use (is a runtime already up?)")
+    rt = _build_runtime(settings, api_port=DEFAULT_UI_PORT)
+    if _running_runtime(rt.config):
+        raise click.ClickException("a runtime is already up; `goalpost runtime down` stops it")
+    try:
+        _start_fake_api(rt)
+        rt.start()
+    except Exception:
+        rt.stop()
+        raise
+    click.echo(f"Airflow UI: {rt.config.api_url}  (login: {ADMIN_USER}; generated password in "
+               f"{rt.config.passwords_file})")
+    click.echo(f"logs: {rt.config.log_dir}; pids: {rt.config.pid_file}; stop with `goalpost runtime down`")
+
+
+@runtime.command()
+def down() -> None:
+    """Stop a runtime started by `goalpost runtime up` (SIGINT, then SIGKILL after a bounded wait)."""
+    from pipeline.runtime import RuntimeConfig, stop_from_pid_file
+
+    settings = _settings()
+    stopped = stop_from_pid_file(RuntimeConfig(airflow_home=settings.home / "airflow"))
+    click.echo(f"stopped {len(stopped)} processes" if stopped else "no runtime is up")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
