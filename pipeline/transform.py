@@ -26,6 +26,10 @@ Header directives (leading ``--`` comment lines of a model):
     -- column <name>: <comment>                 column comment (``COMMENT ON COLUMN``)
     -- key_filtered_inputs: schema.table, ...   upstream relations whose rows for a key only feed that key:
     --     an incremental run reads only their rows with affected keys (the lever for big facts)
+    -- key_filtered_since: <column> >= <query>  and only their rows with <column> at or after the date the
+    --     query returns (may continue on indented lines; may read ``_changed``, ``_affected`` = the
+    --     affected keys, upstream models and the model's own table as it stands before the run). The
+    --     date is inlined as a literal so DuckDB skips whole row groups by their min/max (zonemaps).
     -- materialized: view                       a view instead of a table (cheap unions; always current)
 Other leading comment lines form the table comment. Staging and intermediate models default to
 ``incremental_key: platform, partition_date`` (the lake partition each row came from).
@@ -100,6 +104,7 @@ class Model:
     incremental_key: list[str] = field(default_factory=list)
     affected_keys: str | None = None
     key_filtered_inputs: list[str] = field(default_factory=list)   # "schema.table"
+    key_filtered_since: tuple[str, str] | None = None   # (column, scalar query returning a date)
     references: set[str] = field(default_factory=set)   # "schema.table"
 
     def __post_init__(self) -> None:
@@ -190,16 +195,19 @@ def _create_delta_raw_views(con: duckdb.DuckDBPyConnection, settings: Settings,
 # ---------------------------------------------------------------- model headers
 
 def _parse_header(model: Model) -> None:
-    description, key_lines, in_affected = [], [], False
+    description: list[str] = []
+    # directives that may continue on indented comment lines -> their lines
+    continued: dict[str, list[str]] = {}
+    continuing: str | None = None
     for line in model.sql.splitlines():
         stripped = line.strip()
         if not stripped.startswith("--"):
             break
         text = stripped[2:]
-        if in_affected and text.startswith("   "):
-            key_lines.append(text.strip())
+        if continuing and text.startswith("   "):
+            continued[continuing].append(text.strip())
             continue
-        in_affected = False
+        continuing = None
         text = text.strip()
         if text.startswith("materialized:"):
             model.materialized = text.split(":", 1)[1].strip()
@@ -207,14 +215,22 @@ def _parse_header(model: Model) -> None:
             model.incremental_key = [c.strip() for c in text.split(":", 1)[1].split(",") if c.strip()]
         elif text.startswith("key_filtered_inputs:"):
             model.key_filtered_inputs = [r.strip() for r in text.split(":", 1)[1].split(",") if r.strip()]
-        elif text.startswith("affected_keys:"):
-            key_lines = [text.split(":", 1)[1].strip()]
-            in_affected = True
+        elif text.startswith(("affected_keys:", "key_filtered_since:")):
+            continuing, _, first = text.partition(":")
+            continued[continuing] = [first.strip()]
         elif text.startswith("column "):
             name, _, comment = text[len("column "):].partition(":")
             model.column_comments[name.strip()] = comment.strip()
         elif text:
             description.append(text)
+    key_lines = continued.get("affected_keys", [])
+    if "key_filtered_since" in continued:
+        since = re.match(r"^([a-z_][a-z0-9_]*)\s*>=\s*(.+)$", " ".join(continued["key_filtered_since"]))
+        if not since:
+            raise TransformError(f"{model.source}: key_filtered_since must read '<column> >= <query>'")
+        model.key_filtered_since = (since.group(1), since.group(2))
+        if not model.key_filtered_inputs:
+            raise TransformError(f"{model.source}: key_filtered_since needs key_filtered_inputs")
     model.description = " ".join(description)
     if key_lines:
         model.affected_keys = " ".join(key_lines)
@@ -349,6 +365,8 @@ def discover_models(sql_dir: Path) -> list[Model]:
         body = "\n".join(line.split("--", 1)[0] for line in model.sql.splitlines())
         refs = {f"{s}.{t}" for s, t in _REFERENCE.findall(body)}
         refs |= {f"{s}.{t}" for s, t in _REFERENCE.findall(model.affected_keys or "")}
+        if model.key_filtered_since:
+            refs |= {f"{s}.{t}" for s, t in _REFERENCE.findall(model.key_filtered_since[1])}
         unknown = sorted(r for r in refs if r not in models and r not in raw)
         if unknown:
             raise TransformError(f"model {model.relation} ({model.source}) references unknown "
@@ -574,6 +592,30 @@ def _create_view(con: duckdb.DuckDBPyConnection, model: Model, started: float) -
     return _log(model, None, started, "view")
 
 
+def _key_filtered_since(con: duckdb.DuckDBPyConnection, model: Model, keys: str) -> str:
+    """`` where _input.<column> >= date '<bound>'`` for the key-filtered inputs, or '' (no bound).
+
+    Runs before the model's affected rows are deleted, so the query can read what the last run stored
+    (e.g. each post's first partition). A literal, not a subquery: DuckDB prunes row groups by zonemap
+    only on constants."""
+    if not model.key_filtered_since:
+        return ""
+    column, query = model.key_filtered_since
+    con.execute(f"create or replace temp view _affected as select * from {keys}")
+    try:
+        rows = con.execute(query).fetchall()
+    except duckdb.Error as exc:
+        raise TransformError(f"model {model.relation} ({model.source}) key_filtered_since failed: "
+                             f"{exc}") from exc
+    bound = rows[0][0] if len(rows) == 1 and len(rows[0]) == 1 else rows
+    if bound is None:                       # nothing stored and nothing changed: no bound
+        return ""
+    if not isinstance(bound, dt.date) or isinstance(bound, dt.datetime):
+        raise TransformError(f"model {model.relation} ({model.source}): key_filtered_since query must "
+                             f"return one date, got {rows!r}")
+    return f" where _input.{column} >= date {_literal(bound.isoformat())}"
+
+
 def _run_incremental(con: duckdb.DuckDBPyConnection, settings: Settings, models: list[Model],
                      changed: set[tuple[str, dt.date]]) -> list[dict]:
     con.execute("create or replace temp table _changed (platform varchar, date date)")
@@ -601,10 +643,11 @@ def _run_incremental(con: duckdb.DuckDBPyConnection, settings: Settings, models:
         _run_model_sql(con, model, model.affected_keys, f"insert into {keys} {{sql}}")
         key_cols = ", ".join(model.incremental_key)
         con.execute(f"create or replace temp table {keys} as select distinct {key_cols} from {keys}")
+        since = _key_filtered_since(con, model, keys)
         con.execute(f"delete from {model.relation} as t using {keys} as k "
                     f"where {_key_join('t', 'k', model.incremental_key)}")
         filtered = {ref: f"(select _input.* from {ref} as _input semi join {keys} as k "
-                         f"on {_key_join('_input', 'k', model.incremental_key)})"
+                         f"on {_key_join('_input', 'k', model.incremental_key)}{since})"
                     for ref in model.key_filtered_inputs}
         sql = _rename_refs(model.sql, {**renames, **filtered})
         _run_model_sql(con, model, sql,

@@ -8,7 +8,7 @@
 --        or (platform, created_date) in (select platform, date from _changed)
 --        or (platform, created_date) in (select platform, date from intermediate.int_account_daily__unioned
 --                                        where (source_platform, partition_date) in (select * from _changed))
--- key_filtered_inputs: intermediate.int_posts__unioned, intermediate.int_post_daily_metrics__unioned
+-- key_filtered_inputs: intermediate.int_posts__unioned, intermediate.int_post_metrics__lifetime
 -- column reach: sum of the post's daily reach (connectors land the daily increment of lifetime reach)
 -- column engagements: likes + comments + shares + saves over the post's life
 -- column followers_at_post: account followers at the end of the post's native creation day
@@ -19,32 +19,13 @@ with posts as (
     select * from intermediate.int_posts__unioned
 ),
 
-post_days as (
-    select * from intermediate.int_post_daily_metrics__unioned
-),
-
 account_days as (
     select * from intermediate.int_account_daily__unioned
 ),
 
+-- sums over the post's days, pre-aggregated once per post (the mart never re-scans the post-day fact)
 lifetime as (
-    select
-        platform,
-        account_id,
-        post_id,
-        any_value(report_timezone) as report_timezone,
-        count(*) as days_with_metrics,
-        sum(impressions) as impressions,
-        sum(reach) as reach,
-        sum(likes) as likes,
-        sum(comments) as comments,
-        sum(shares) as shares,
-        sum(saves) as saves,
-        sum(clicks) as clicks,
-        sum(video_views) as video_views,
-        sum(engagements) as engagements,
-    from post_days
-    group by platform, account_id, post_id
+    select * from intermediate.int_post_metrics__lifetime
 ),
 
 joined as (
