@@ -1,26 +1,5 @@
 """DAG tests parse the real dags/ folder with Airflow pointed at a throw-away AIRFLOW_HOME."""
 
-from __future__ import annotations
-
-import os
-import tempfile
-from pathlib import Path
-
-from pipeline.settings import REPO_ROOT
-
-
-def use_test_airflow_home() -> Path:
-    """Point Airflow at one temporary home for the whole session (before anything imports airflow)."""
-    home = Path(os.environ.get("GOALPOST_TEST_AIRFLOW_HOME") or tempfile.mkdtemp(prefix="goalpost-airflow-"))
-    os.environ["GOALPOST_TEST_AIRFLOW_HOME"] = str(home)
-    os.environ.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-    })
-    os.environ.pop("GOALPOST_EVENT_BUS_URL", None)
-    return home
-
+from tests.airflow_env import use_test_airflow_home
 
 use_test_airflow_home()

@@ -7,30 +7,14 @@ import os
 import secrets
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
-from pipeline.settings import REPO_ROOT
+from tests.airflow_env import use_test_airflow_home
 from tests.conftest import require_service
 
 TEST_DAY = "2026-11-25"  # the data-interval end of every test run: the lake covers days before it
-
-
-def use_test_airflow_home() -> Path:
-    """Point Airflow at one temporary home for the whole session (before anything imports airflow)."""
-    home = Path(os.environ.get("GOALPOST_TEST_AIRFLOW_HOME") or tempfile.mkdtemp(prefix="goalpost-airflow-"))
-    os.environ["GOALPOST_TEST_AIRFLOW_HOME"] = str(home)
-    os.environ.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-    })
-    os.environ.pop("GOALPOST_EVENT_BUS_URL", None)
-    return home
-
 
 use_test_airflow_home()
 

@@ -68,6 +68,13 @@ def _assert_export_archived_whole(settings, export: Path) -> None:
     assert list(settings.raw_dir.glob("platform=files/entity=mentions/dt=2026-11-24/*.parquet"))
 
 
+def _chain_seconds(runs) -> float:
+    """Wall time of the chain as the metadata DB saw it (reported in docs/OPERATIONS.md)."""
+    first = min(r.queued_at or r.start_date for r in runs)
+    last = max(r.end_date for r in runs if r.dag_id == "goal_snapshots")
+    return (last - first).total_seconds()
+
+
 def _snapshot_count(settings) -> int:
     import duckdb
 
@@ -109,6 +116,7 @@ def test_embedded_runtime_runs_the_asset_chain_and_leaves_no_process(settings, f
                            timeout=180)
         _assert_chain_was_asset_driven(runs, settings)
         assert _snapshot_count(settings) > 0
+        print(f"embedded chain (first ingest queued -> last goal_snapshots ended): {_chain_seconds(runs):.1f}s")
 
         # A file drop: the export lands in the inbox, the marker wakes the AssetWatcher (triggerer).
         export = write_mentions_export(tmp_path)
@@ -145,6 +153,7 @@ def test_scaleout_postgres_celery_and_event_bus(settings, fake_api, postgres_dat
                            timeout=200)
         _assert_chain_was_asset_driven(runs, settings)
         assert _snapshot_count(settings) > 0
+        print(f"scale-out chain (first ingest queued -> last goal_snapshots ended): {_chain_seconds(runs):.1f}s")
 
         # Event bus: an export put in the inbox *without* the marker is picked up when a message arrives.
         # Pub/sub drops messages sent before the triggerer subscribes, so publish until heard.
