@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.connectors import get_connector
-from pipeline.connectors.base import POST_LOOKBACK, HttpPolicy, as_date
+from pipeline.connectors.base import POST_LOOKBACK, HttpPolicy, as_date, native_day_spill
 from pipeline.credentials import Credentials
 from pipeline.landing import _check_name, land_window, write_json
 from pipeline.settings import Settings
@@ -52,12 +52,18 @@ def write_cursor(settings: Settings, platform: str, account_id: str, high_water_
                cursor_path(settings, platform, account_id))
 
 
-def post_window_start(entity: str, start: date, entities: list[str]) -> date:
-    """Posts are landed from ``POST_LOOKBACK`` earlier than the window, so every post that has daily
-    metrics in the window also has its post row (re-landing those days is idempotent)."""
+def entity_window(platform: str, entity: str, start: date, until: date,
+                  entities: list[str]) -> tuple[date, date]:
+    """The partitions an entity (re)lands for a run over ``[start, until)``.
+
+    Posts are landed from ``POST_LOOKBACK`` earlier than the window, so every post that has daily
+    metrics in the window also has its post row. Post partitions are UTC days but a Pacific-day
+    platform's native day ``until - 1`` runs into UTC day ``until``, so posts reach one UTC day
+    further there (re-landing those days is idempotent: the next run lands the same bytes).
+    """
     if entity == "post" and "post_daily_metrics" in entities:
-        return start - POST_LOOKBACK
-    return start
+        return start - POST_LOOKBACK, until + native_day_spill(platform)
+    return start, until
 
 
 def ingest_account(platform: str, account_id: str, *, until: date | str, settings: Settings,
@@ -87,15 +93,17 @@ def ingest_account(platform: str, account_id: str, *, until: date | str, setting
                                "backfill": backfill}
     if start < until:
         # `since` in the summary = the first day whose partitions changed (posts reach back further)
-        summary["since"] = min(post_window_start(e, start, source.entities) for e in source.entities).isoformat()
+        windows = {e: entity_window(platform, e, start, until, source.entities) for e in source.entities}
+        summary["since"] = min(first for first, _ in windows.values()).isoformat()
+        summary["until"] = max(end for _, end in windows.values()).isoformat()
         connector = get_connector(platform, credentials, policy=policy, connection_id=source.connection_id,
                                   **source.options)
         try:
             for entity in source.entities:
-                window_start = post_window_start(entity, start, source.entities)
-                table = connector.fetch(entity, account_id, window_start, until)
+                window_start, window_end = windows[entity]
+                table = connector.fetch(entity, account_id, window_start, window_end)
                 landed = land_window(table, platform=platform, entity=entity, account_id=account_id,
-                                     since=window_start, until=until, settings=settings)
+                                     since=window_start, until=window_end, settings=settings)
                 summary["rows"][entity] = sum(p.rows for p in landed)
                 summary["quarantined"][entity] = sum(p.quarantined for p in landed)
                 summary["partitions"] += len(landed)

@@ -40,6 +40,15 @@ RETRY_STATUSES = (429, 500, 502, 503, 504)
 POST_LOOKBACK = timedelta(days=8)
 
 
+def native_day_spill(platform: str) -> timedelta:
+    """How far a platform's native reporting day reaches past the UTC day of the same date.
+
+    Facebook/Instagram cut days in US Pacific time: Pacific day D ends at 07:00/08:00 UTC on D + 1,
+    so a post created early on UTC day D + 1 can have metrics on native day D.
+    """
+    return timedelta(0) if PLATFORM_TIMEZONES.get(platform, "UTC") == "UTC" else timedelta(days=1)
+
+
 class ConnectorError(Exception):
     """A pull failed; the message is safe to log (no secrets)."""
 

@@ -11,7 +11,8 @@ from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from pipeline.connectors.base import POST_LOOKBACK, Connector, GraphCursorPaging, as_count, reason
+from pipeline.connectors.base import (POST_LOOKBACK, Connector, GraphCursorPaging, as_count,
+                                      native_day_spill, reason)
 from pipeline.schemas import PLATFORM_TIMEZONES
 
 INSIGHT_FIELDS = frozenset({"name", "period", "values"})
@@ -82,7 +83,8 @@ class GraphConnector(Connector):
 
     def post_daily_metrics(self, account_id: str, since: date, until: date) -> list[dict[str, Any]]:
         rows = []
-        for post in self.post_list(account_id, since - POST_LOOKBACK, until):
+        # a post created early on UTC day `until` may have metrics on native day `until - 1`
+        for post in self.post_list(account_id, since - POST_LOOKBACK, until + native_day_spill(self.platform)):
             by_day = self.insights(post["post_id"], self.POST_METRICS, since, until)
             rows.extend({"post_id": post["post_id"], "date": day, **self.counted(values)}
                         for day, values in sorted(by_day.items()))

@@ -86,9 +86,10 @@ def test_every_post_with_metrics_has_its_post_row(settings, tmp_path, credential
     cfg = dataclasses.replace(settings, sources_file=path)
     summary = ingest_account("instagram", "ig_brand", until=date(2026, 9, 3), settings=cfg, credentials=credentials,
                              policy=FAST)
-    # metrics for Sept 1-2 come from posts published up to 8 days earlier: their post rows land too
-    assert summary["partitions"] == 10 + 2            # post: Aug 24..Sept 2 (10 days); metrics: Sept 1..2
-    assert (summary["since"], summary["until"]) == ("2026-08-24", "2026-09-03")   # every day that changed
+    # metrics for Sept 1-2 come from posts published up to 8 days earlier: their post rows land too;
+    # Instagram days are Pacific, so native Sept 2 runs into UTC Sept 3: posts of that UTC day land too
+    assert summary["partitions"] == 11 + 2            # post: Aug 24..Sept 3 (11 days); metrics: Sept 1..2
+    assert (summary["since"], summary["until"]) == ("2026-08-24", "2026-09-04")   # every day that changed
     lake = cfg.lake_dir / "raw/platform=instagram"
     posts = {r["post_id"] for p in lake.glob("entity=post/*/*.parquet") for r in pq.read_table(p).to_pylist()}
     metric_posts = {r["post_id"] for p in lake.glob("entity=post_daily_metrics/*/*.parquet")
