@@ -254,6 +254,11 @@ def demo(timeout: float) -> None:
                  metadata_db.with_name(metadata_db.name + "-shm")):
         path.unlink(missing_ok=True)
     ingest_dag_ids = {f"ingest_{s.platform}" for s in load_source_specs(settings)} | {"ingest_file_drops"}
+    from pipeline.fakeapi.exports import write_demo_exports
+
+    # Exports dropped by hand are a source too: the file-drop DAG's first run ingests these.
+    for export in write_demo_exports(settings.inbox_dir, until=dt.datetime.now(dt.timezone.utc).date()):
+        click.echo(f"dropped demo export {export.name} into {settings.inbox_dir}")
     try:
         _start_fake_api(runtime)
         click.echo(f"starting Airflow (api-server, scheduler, dag-processor, triggerer) in "
