@@ -16,8 +16,11 @@ field. ``evaluate_goals`` reads the KPI from ``marts.<metric.table>`` and produc
   ``growth`` = (last - first) / first * 100 with first/last summed over the scope like ``last``.
 * **Windows** ending on day d: ``daily`` [d, d]; ``trailing_7d`` [d-6, d]; ``trailing_28d``
   [d-27, d]; ``calendar_month`` [1st of d's month, d]; ``cumulative`` [start, d].
-* **Measured day**: the newest day with data, capped at as_of and at the deadline. A goal is
-  ``stale`` when that day is more than ``freshness_days`` before min(as_of, deadline).
+* **Measured day**: the newest day with data, capped at as_of and at the deadline. When the KPI
+  is split by platform and the scope spans several, it is the newest day *every* platform that
+  reported since the goal start has data for: a failed source holds the goal back (and makes it
+  ``stale``) instead of undercounting it. A goal is ``stale`` when that day is more than
+  ``freshness_days`` before min(as_of, deadline).
 * **Baseline** ``auto`` = the KPI on the day before start (for ``cumulative`` windows: all
   history before start; a cumulative sum starts at 0). Without data before start, the first
   day with data is used.
@@ -447,6 +450,26 @@ def _fetch(con: Any, metric: Metric, goal: Goal, until: date) -> _Rows | None:
                  values=[tuple(r[n + 1:]) for r in rows])
 
 
+def _complete_through(metric: Metric, rows: _Rows, start: date, upto: int) -> date | None:
+    """The newest of the first ``upto`` row days on which every platform of the scope has data.
+
+    Platforms count once they reported on or after ``start``; a platform whose source stopped
+    landing pins the goal to its last day (partial-data policy: stale, never undercounted).
+    """
+    if not upto:
+        return None
+    if "platform" not in metric.dimensions:
+        return rows.days[upto - 1]
+    position = metric.dimensions.index("platform")
+    newest: dict[str, date] = {}
+    for i in range(upto):
+        if rows.days[i] >= start:
+            newest[rows.keys[i][position]] = rows.days[i]
+    if not newest:
+        return rows.days[upto - 1]
+    return min(newest.values())
+
+
 def _rollup(metric: Metric, rows: _Rows, lo: date, hi: date) -> float | None:
     """The KPI over the days [lo, hi] (see the module docstring for each aggregation)."""
     idx = rows.between(lo, hi)
@@ -625,7 +648,7 @@ def evaluate_goal(con: Any, goal: Goal, metric: Metric, as_of: date, *,
     # The measured day: newest data, never past as_of or the deadline.
     horizon = min(as_of, deadline)
     upto = bisect.bisect_right(rows.days, horizon)
-    latest = rows.days[upto - 1] if upto else None
+    latest = _complete_through(metric, rows, start, upto)
     measured = latest
 
     # Baseline: the KPI on the day before start (the first data day when there is nothing before).

@@ -169,6 +169,22 @@ def test_stale_when_newest_data_is_older_than_the_freshness_limit(con, metrics: 
     assert ok.status == "achieved"                                       # 3 days old is fresh enough
 
 
+def test_a_failed_source_makes_a_multi_platform_goal_stale_not_undercounted(con, metrics: MetricsDictionary) -> None:
+    # followers: instagram 100/day flat Sep 1..10; linkedin 50 on Sep 1..5, then its source stops landing
+    insert_account_daily(con, "instagram", "ig1", date(2026, 9, 1), [100] * 10)
+    insert_account_daily(con, "linkedin", "li1", date(2026, 9, 1), [50] * 5)
+    g = goal(kpi="followers", scope={"platforms": ["instagram", "linkedin"]}, baseline=150, target=300,
+             deadline="2026-09-30")
+    snap = evaluate(con, metrics, g, date(2026, 9, 10))
+    # measured on Sep 5, the newest day both platforms reported: 100 + 50 = 150 (Sep 10 would read
+    # instagram alone, 100 — an undercount); Sep 10 - Sep 5 = 5 days > 3: stale
+    assert (snap.status, snap.current, snap.data_as_of) == ("stale", 150.0, date(2026, 9, 5))
+    # flat history: (300 - 150) / 30 days = +5/day needed vs +0/day best
+    assert snap.smart_warnings == [
+        "Achievable: needs +5/day, more than the best 9-day rate in history (+0/day)",
+        "Measurable: newest data is from 2026-09-05, 5 days before 2026-09-10 (freshness limit 3 days)"]
+
+
 def test_no_data_for_scope_and_for_missing_table(con, metrics: MetricsDictionary) -> None:
     cumulative_impressions(con)
     snap = evaluate(con, metrics, goal(scope={"platforms": ["linkedin"]}), date(2026, 9, 4))
