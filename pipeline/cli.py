@@ -45,6 +45,16 @@ def main() -> None:
 
 # ------------------------------------------------------------------------------------ steps
 
+def _echo_goal_report(settings, as_of=None) -> None:
+    """The goal status table, then where the data-quality evidence behind it is."""
+    from pipeline.report import status_table
+
+    click.echo(status_table(settings, as_of=as_of))
+    report = settings.docs_dir / "data_docs" / "goalpost_dq_report.html"
+    if report.exists():
+        click.echo(f"data quality: {report} (results in ops.dq_results; `goalpost validate` re-runs the gate)")
+
+
 @main.command()
 @click.option("--platform", "platform", required=True, help="A source in sources.yml, e.g. instagram.")
 @click.option("--since", type=DATE, default=None, help="First day (YYYY-MM-DD); default: the stored cursor.")
@@ -121,9 +131,7 @@ def snapshot(as_of: dt.datetime | None) -> None:
 @click.option("--as-of", "as_of", type=DATE, default=None, help="Snapshot day; default: the newest.")
 def status(as_of: dt.datetime | None) -> None:
     """Print the goal status table."""
-    from pipeline.report import status_table
-
-    click.echo(status_table(_settings(), as_of=as_of.date() if as_of else None))
+    _echo_goal_report(_settings(), as_of=as_of.date() if as_of else None)
 
 
 @main.command()
@@ -277,9 +285,7 @@ def demo(timeout: float) -> None:
         raise click.ClickException(f"{exc}{failed}\n(all logs: {runtime.config.log_dir})") from exc
     finally:
         runtime.stop()
-    from pipeline.report import status_table
-
-    click.echo(status_table(settings))
+    _echo_goal_report(settings)
     click.echo(f"warehouse: {settings.warehouse_path}")
     click.echo(f"snapshots: {settings.snapshots_dir}")
     click.echo(f"wall time: {time.monotonic() - started:.1f}s")
