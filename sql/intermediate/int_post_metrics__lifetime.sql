@@ -4,6 +4,10 @@
 -- incremental_key: platform, account_id, post_id
 -- affected_keys: select distinct platform, account_id, post_id from intermediate.int_post_daily_metrics__unioned
 --     where (platform, partition_date) in (select platform, date from _changed)
+--     union
+--     select stored.platform, stored.account_id, stored.post_id from intermediate.int_post_metrics__lifetime as stored
+--     semi join _changed on _changed.platform = stored.platform
+--         and _changed.date between stored.first_partition_date and stored.last_partition_date
 -- key_filtered_inputs: intermediate.int_post_daily_metrics__unioned
 -- key_filtered_since: partition_date >= select least(
 --         (select min(first_partition_date) from intermediate.int_post_metrics__lifetime as stored
@@ -12,6 +16,7 @@
 --         (select min(date) from _changed))
 -- column days_with_metrics: post-day rows landed for the post
 -- column first_partition_date: earliest lake partition holding a row of the post
+-- column last_partition_date: latest lake partition holding a row of the post (re-landing a day in between recomputes it)
 -- column engagements: likes + comments + shares + saves over the post's life
 with post_days as (
     select * from intermediate.int_post_daily_metrics__unioned
@@ -25,6 +30,7 @@ lifetime as (
         any_value(report_timezone) as report_timezone,
         count(*) as days_with_metrics,
         min(partition_date) as first_partition_date,
+        max(partition_date) as last_partition_date,
         sum(impressions) as impressions,
         sum(reach) as reach,
         sum(likes) as likes,

@@ -13,7 +13,11 @@
 hash({% for column in key %}{{ relation }}.{{ column }}{{ ', ' if not loop.last }}{% endfor %})
 {%- endmacro %}
 
-{% macro latest_row_per_key(relation, entity, key) -%}
+{#-
+  within_partition=true: the entity's key can only repeat inside one lake partition (its date is the partition
+  day), so the window also partitions by partition_date and a view over a subset of partitions is exact.
+-#}
+{% macro latest_row_per_key(relation, entity, key, within_partition=false) -%}
 with repeated_keys as materialized (
         select {{ _key_hash(relation, key) }} as key_hash from {{ relation }} group by all having count(*) > 1
     )
@@ -25,7 +29,7 @@ with repeated_keys as materialized (
             on {{ _key_hash(relation, key) }} = repeated.key_hash
     )
     qualify row_number() over (
-        partition by {{ key | join(', ') }}
+        partition by {{ ((['partition_date'] if within_partition else []) + key) | join(', ') }}
         order by schema_version desc, partition_date desc, hash({{ value_columns(entity, key) | join(', ') }}) desc
     ) = 1
 {%- endmacro %}

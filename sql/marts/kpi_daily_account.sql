@@ -8,6 +8,7 @@
 --           where (source_platform, partition_date) in (select platform, date from _changed))
 --     cross join range(-1, 2) as shifts(shift)
 -- key_filtered_inputs: intermediate.int_post_daily_metrics__unioned
+-- key_filtered_since: partition_date >= select min(date) from _affected
 -- column followers: followers at the end of the native day
 -- column followers_previous_day: followers at the end of the previous native day (NULL when that day is missing)
 -- column net_new_followers: followers - followers_previous_day

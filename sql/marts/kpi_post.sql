@@ -3,6 +3,10 @@
 -- affected_keys: select platform, account_id, post_id from intermediate.int_post_daily_metrics__unioned
 --     where (platform, partition_date) in (select platform, date from _changed)
 --     union
+--     select stored.platform, stored.account_id, stored.post_id from intermediate.int_post_metrics__lifetime as stored
+--     semi join _changed on _changed.platform = stored.platform
+--         and _changed.date between stored.first_partition_date and stored.last_partition_date
+--     union
 --     select platform, account_id, post_id from intermediate.int_posts__unioned
 --     where (platform, partition_date) in (select platform, date from _changed)
 --        or (platform, created_date) in (select platform, date from _changed)

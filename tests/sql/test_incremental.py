@@ -55,9 +55,10 @@ def test_incremental_equals_full_rebuild_byte_for_byte(settings, query, tmp_path
     result = run_transform(settings, changed={"instagram": ["2026-03-01", "2026-03-02", "2026-03-04"]})
     assert result["mode"] == "incremental"
     by_model = {m["model"]: m for m in result["models"]}
-    # staging re-read only the 3 changed platform days: ig1 2 + 2 + 1 post-day rows, ig_zero 1 (03-01)
-    assert by_model["staging.stg_instagram__post_daily_metrics"]["rows"] == 6
-    assert by_model["staging.stg_instagram__post_daily_metrics"]["mode"] == "incremental"
+    # post-day staging is a view: the run re-read only the 3 changed platform days through it,
+    # ig1 2 + 2 + 1 post-day rows, ig_zero 1 (03-01)
+    assert by_model["staging.stg_instagram__post_daily_metrics"]["delta_rows"] == 6
+    assert by_model["staging.stg_instagram__post_daily_metrics"]["mode"] == "view"
 
     # p1: (70 + 5 + 3 + 2) + 10 = 90; p2: 25 only; p4: 14
     assert query("select post_id, engagements from audit.kpi_post where account_id = 'ig1' order by 1") == [

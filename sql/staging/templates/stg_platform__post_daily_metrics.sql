@@ -1,3 +1,5 @@
+{#- `source` is `not materialized`: the dedupe reads it three times and DuckDB would otherwise materialise it
+    whole (2 M rows per platform: ~1.2 GB peak RSS at W10M, vs ~0.8 GB re-scanning the Parquet) -#}
 {#- what each platform's native counters become (the connectors map them; documented here for the table comment) -#}
 {% set engagement_mapping = {
     'instagram': 'likes = likes, comments = comments, shares = shares, saves = saved.',
@@ -10,12 +12,16 @@
 -- {{ platform }} post_daily_metrics, one row per account_id, post_id, date: cast, trimmed, re-pulled duplicates removed.
 -- Native day: {{ timezone }}.
 -- Engagement mapping ({{ platform }}): {{ engagement_mapping.get(platform, 'as landed by the connector.') }}
-with source as (
+-- A view over the lake (DECISIONLOG "Post-day staging is a view"): the fact is read where it is used, never
+-- copied. A key repeats only inside its lake partition (the row's date is the partition day, one file per
+-- account and day), so the dedupe is per partition_date: incremental runs read only the files they need.
+-- materialized: view
+with source as not materialized (
     select * from raw.{{ platform }}__post_daily_metrics
 ),
 
 deduplicated as (
-    {{ latest_row_per_key('source', 'post_daily_metrics', ['account_id', 'post_id', 'date']) }}
+    {{ latest_row_per_key('source', 'post_daily_metrics', ['account_id', 'post_id', 'date'], within_partition=true) }}
 ),
 
 final as (
