@@ -13,14 +13,19 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.connectors import get_connector
 from pipeline.connectors.base import POST_LOOKBACK, HttpPolicy, as_date, native_day_spill
 from pipeline.credentials import Credentials
 from pipeline.landing import _check_name, land_window, write_json
+from pipeline.schemas import PLATFORM_TIMEZONES
 from pipeline.settings import Settings
 from pipeline.sources import source_for
 
@@ -59,11 +64,20 @@ def entity_window(platform: str, entity: str, start: date, until: date,
     Posts are landed from ``POST_LOOKBACK`` earlier than the window, so every post that has daily
     metrics in the window also has its post row. Post partitions are UTC days but a Pacific-day
     platform's native day ``until - 1`` runs into UTC day ``until``, so posts reach one UTC day
-    further there (re-landing those days is idempotent: the next run lands the same bytes).
+    further there, keeping only that native day's posts (:func:`posts_before_native_day`); the
+    next run re-lands that partition whole.
     """
     if entity == "post" and "post_daily_metrics" in entities:
         return start - POST_LOOKBACK, until + native_day_spill(platform)
     return start, until
+
+
+def posts_before_native_day(table: pa.Table, platform: str, day: date) -> pa.Table:
+    """Only posts created before native day ``day`` starts: the spill partition (UTC day ``day``)
+    holds the posts of native day ``day - 1``, never a native day the run does not cover."""
+    native_midnight = datetime.combine(day, time(), ZoneInfo(PLATFORM_TIMEZONES[platform]))
+    return table.filter(pc.less(table["created_at"], pa.scalar(native_midnight, type=table.schema.field(
+        "created_at").type)))
 
 
 def ingest_account(platform: str, account_id: str, *, until: date | str, settings: Settings,
@@ -102,6 +116,8 @@ def ingest_account(platform: str, account_id: str, *, until: date | str, setting
             for entity in source.entities:
                 window_start, window_end = windows[entity]
                 table = connector.fetch(entity, account_id, window_start, window_end)
+                if window_end > until:
+                    table = posts_before_native_day(table, platform, until)
                 landed = land_window(table, platform=platform, entity=entity, account_id=account_id,
                                      since=window_start, until=window_end, settings=settings)
                 summary["rows"][entity] = sum(p.rows for p in landed)

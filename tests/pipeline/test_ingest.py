@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pyarrow.parquet as pq
 import pytest
 
+from pipeline.fakeapi import data
 from pipeline.ingest import IngestError, ingest_account, ingest_source, read_cursor
 from tests.connectors.conftest import FAST
 
@@ -96,3 +97,10 @@ def test_every_post_with_metrics_has_its_post_row(settings, tmp_path, credential
                     for r in pq.read_table(p).to_pylist()}
     assert metric_posts and metric_posts <= posts
     assert any(post_id.split("_")[2] < "20260901" for post_id in metric_posts)   # older posts really occur
+    # the spill partition (UTC Sept 3) holds only posts of Pacific Sept 2: created before 07:00 UTC (PDT)
+    spill = [r["created_at"] for p in lake.glob("entity=post/dt=2026-09-03/*.parquet")
+             for r in pq.read_table(p).to_pylist()]
+    pacific_midnight = datetime(2026, 9, 3, 7, tzinfo=timezone.utc)
+    assert all(created < pacific_midnight for created in spill)
+    all_of_sept_3 = [p for p in data.posts_created_on("instagram", "ig_brand", date(2026, 9, 3))]
+    assert len(spill) == sum(p.created_at < pacific_midnight for p in all_of_sept_3) < len(all_of_sept_3)
