@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 from pipeline.goals import GoalSnapshot, evaluate_goals, load_goals_file, rollup_objectives
 from pipeline.metrics import load_metrics
 from pipeline.settings import Settings
+from pipeline.warehouse import transaction
 
 log = logging.getLogger(__name__)
 
@@ -158,8 +159,7 @@ def _store(con: Any, snapshots: list[GoalSnapshot], as_of: date, run_id: str, we
     insert = (f"insert into marts.goal_progress_snapshots ({', '.join(columns)}) "
               f"values ({', '.join('?' for _ in columns)})")
     new_events: list[str] = []
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         previous = _previous_statuses(con, as_of)
         con.execute("delete from marts.goal_progress_snapshots where as_of = ?", [as_of])
         for row in _snapshot_rows(snapshots):
@@ -177,10 +177,6 @@ def _store(con: Any, snapshots: list[GoalSnapshot], as_of: date, run_id: str, we
                 [key, snapshot.goal_id, as_of, before, snapshot.status,
                  _event_payload(snapshot, before, key), "pending" if webhook else "not_configured", run_id])
             new_events.append(key)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return new_events
 
 

@@ -41,6 +41,7 @@ from typing import Any
 
 from pipeline.schemas import ENTITY_SCHEMAS
 from pipeline.settings import Settings
+from pipeline.warehouse import transaction
 
 # Schemas whose tables are validated; marts are published copies of audit, ops is bookkeeping.
 VALIDATED_SCHEMAS = ("raw", "staging", "intermediate", "audit")
@@ -472,14 +473,10 @@ def _write_results(con: Any, rows: list[dict[str, Any]], *, run_id: str, validat
     })
     con.register("dq_rows", table)
     try:
-        con.execute("begin")
-        # A re-run of the same run_id replaces its rows, never duplicates them.
-        con.execute("delete from ops.dq_results where run_id = ?", [run_id])
-        con.execute("insert into ops.dq_results by name select * from dq_rows")
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
+        with transaction(con):
+            # A re-run of the same run_id replaces its rows, never duplicates them.
+            con.execute("delete from ops.dq_results where run_id = ?", [run_id])
+            con.execute("insert into ops.dq_results by name select * from dq_rows")
     finally:
         con.unregister("dq_rows")
 
@@ -644,12 +641,11 @@ def load_quarantine(settings: Settings) -> int:
                 " from read_parquet(?, filename = true, hive_partitioning = false, union_by_name = true)")
             params += [entity, paths]
         con.execute("create schema if not exists ops")
-        con.execute("begin")
-        con.execute(QUARANTINE_DDL)
-        if selects:
-            con.execute("insert into ops.quarantine select * from (" + " union all ".join(selects)
-                        + ") order by platform, entity, dt, account_id, \"row\"", params)
-        con.execute("commit")
+        with transaction(con):
+            con.execute(QUARANTINE_DDL)
+            if selects:
+                con.execute("insert into ops.quarantine select * from (" + " union all ".join(selects)
+                            + ") order by platform, entity, dt, account_id, \"row\"", params)
         [(count,)] = con.execute("select count(*) from ops.quarantine").fetchall()
     return int(count)
 

@@ -60,6 +60,7 @@ import pyarrow as pa
 from pipeline.metrics import load_metrics
 from pipeline.schemas import ENTITY_SCHEMAS, PLATFORM_TIMEZONES, PLATFORMS, schema_for
 from pipeline.settings import Settings
+from pipeline.warehouse import transaction
 
 log = logging.getLogger("goalpost.transform")
 
@@ -538,8 +539,7 @@ def run_transform(settings: Settings, *, full_refresh: bool = False, changed: An
         built = _built_with_current_layout(con, models)
         incremental = changed is not None and not full_refresh and built
         mode = "incremental" if incremental else "full"
-        con.execute("begin transaction")
-        try:
+        with transaction(con):
             _create_raw_views(con, settings)
             if incremental:
                 results = _run_incremental(con, settings, models, changed_pairs)
@@ -550,10 +550,6 @@ def run_transform(settings: Settings, *, full_refresh: bool = False, changed: An
             for model in models:
                 if model.relation in recreated:
                     _apply_comments(con, model, model.schema, metric_comments)
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
     finally:
         con.close()
     return {
@@ -781,8 +777,7 @@ def publish(settings: Settings) -> dict:
     published: dict[str, int] = {}
     try:
         con.execute("create schema if not exists marts")
-        con.execute("begin transaction")
-        try:
+        with transaction(con):
             for table in audited_marts(con):
                 if not _IDENTIFIER.match(table):
                     raise TransformError(f"audit.{table}: not a plain identifier")
@@ -796,10 +791,6 @@ def publish(settings: Settings) -> dict:
                         "and table_name = ? and comment is not null", [table]).fetchall():
                     con.execute(f"comment on column marts.{table}.{column} is {_literal(col_comment)}")
                 published[table] = con.execute(f"select count(*) from marts.{table}").fetchall()[0][0]
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
     finally:
         con.close()
     ms = round((time.perf_counter() - started) * 1000)
