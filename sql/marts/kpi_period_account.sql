@@ -14,9 +14,7 @@ with daily as (
 ),
 
 periods as (
-    select 'week' as period, date_trunc('week', date)::date as period_start, * from daily
-    union all
-    select 'month' as period, date_trunc('month', date)::date as period_start, * from daily
+    {{ weekly_and_monthly('daily', 'date') }}
 ),
 
 rolled as (

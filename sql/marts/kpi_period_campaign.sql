@@ -9,9 +9,7 @@ with posts as (
 ),
 
 periods as (
-    select 'week' as period, date_trunc('week', created_date)::date as period_start, * from posts
-    union all
-    select 'month' as period, date_trunc('month', created_date)::date as period_start, * from posts
+    {{ weekly_and_monthly('posts', 'created_date') }}
 ),
 
 final as (
