@@ -17,7 +17,9 @@ Full rebuild: ``create or replace table`` for every model, in one transaction.
 Incremental (``changed`` = which platform days landed): every model knows its key and how to find
 the keys a change touches (header directives below); the transform deletes those keys and inserts
 them recomputed, all in one transaction. Staging reads only the changed Parquet partitions, so a
-one-day change does not rescan the lake. A full rebuild gives the same rows (tested byte for byte).
+one-day change does not rescan the lake. Models none of whose inputs a change can reach (e.g. the staging of
+an entity a platform never landed, and all that only reads it) are left as they are ("unchanged" in the run
+report). A full rebuild gives the same rows (tested byte for byte).
 
 Header directives (leading ``--`` comment lines of a model):
     -- incremental_key: platform, date         columns that identify the rows a change replaces
@@ -183,17 +185,20 @@ def _create_raw_views(con: duckdb.DuckDBPyConnection, settings: Settings) -> Non
         con.execute(f"comment on view raw.{platform}__{entity} is {_literal(comment)}")
 
 
-def _create_delta_raw_views(con: duckdb.DuckDBPyConnection, settings: Settings,
-                            changed: set[tuple[str, dt.date]]) -> dict[str, str]:
-    """Temp views over only the changed partitions; returns raw relation -> delta view name."""
+def _create_delta_raw_tables(con: duckdb.DuckDBPyConnection, settings: Settings,
+                             changed: set[tuple[str, dt.date]]) -> dict[str, str]:
+    """Temp tables of only the changed partitions; returns raw relation -> delta table name.
+
+    Read from the lake once: the affected-keys queries (twice per model) and the staging models all read the
+    changed rows, and a few days of the lake fit in memory (~20 MB for a W10M day + 6 revised days)."""
     renames = {}
     for platform, entity in raw_entities():
         folder = settings.raw_dir / f"platform={platform}" / f"entity={entity}"
         files = sorted(f for p, day in changed if p == platform
                        for f in (folder / f"dt={day.isoformat()}").glob("*.parquet"))
-        view = f"_delta_raw__{platform}__{entity}"
-        con.execute(f"create or replace temp view {view} as {_raw_select(entity, files)}")
-        renames[f"raw.{platform}__{entity}"] = view
+        table = f"_delta_raw__{platform}__{entity}"
+        con.execute(f"create or replace temp table {table} as {_raw_select(entity, files)}")
+        renames[f"raw.{platform}__{entity}"] = table
     return renames
 
 
@@ -272,12 +277,13 @@ def staging_context(platform: str, entity: str) -> dict[str, str]:
     return {"platform": platform, "timezone": timezone, "file_drop_platform": FILE_DROP_PLATFORM}
 
 
-def union_staging(entity: str) -> str:
-    """``select * from staging.stg_<platform>__<entity> union all by name ...`` over every platform
-    landing ``entity`` (Jinja global for the ``int_*__unioned`` models; a new platform needs no SQL)."""
+def union_staging(entity: str, variant: str | None = None) -> str:
+    """``select * from staging.stg_<platform>__<entity>[__<variant>] union all by name ...`` over every platform
+    landing ``entity`` (Jinja global for the ``int_*`` unions; a new platform needs no SQL)."""
     if entity not in ENTITY_SCHEMAS:
         raise ValueError(f"union_staging: unknown entity {entity!r}")
-    relations = [f"staging.stg_{p}__{e}" for p, e in raw_entities() if e == entity]
+    suffix = f"__{variant}" if variant else ""
+    relations = [f"staging.stg_{p}__{e}{suffix}" for p, e in raw_entities() if e == entity]
     return "\n    union all by name\n    ".join(f"select * from {r}" for r in relations)
 
 
@@ -309,17 +315,29 @@ def jinja_environment(sql_dir: Path) -> jinja2.Environment:
 def render_model(env: jinja2.Environment, path: Path, source: str | None = None, **context: str) -> str:
     """A model file rendered as a Jinja template, without a trailing ``;``."""
     try:
-        sql = env.from_string(path.read_text(encoding="utf-8")).render(**context)
+        sql = _template(env, path).render(**context)
     except (jinja2.TemplateError, ValueError) as exc:
         raise TransformError(f"{source or path.name}: template error: {exc}") from exc
     return sql.strip().rstrip(";")
 
 
+def _template(env: jinja2.Environment, path: Path) -> jinja2.Template:
+    """A file under the loader's folder is compiled once per environment (the loader caches it): a staging
+    template serves every platform."""
+    loader = env.loader
+    if isinstance(loader, jinja2.FileSystemLoader):
+        root = Path(loader.searchpath[0]).resolve()
+        if path.resolve().is_relative_to(root):
+            return env.get_template(path.resolve().relative_to(root).as_posix())
+    return env.from_string(path.read_text(encoding="utf-8"))
+
+
 def render_staging(sql_dir: Path, platform: str, entity: str,
-                   env: jinja2.Environment | None = None) -> str:
-    """The staging SQL of one (platform, entity) from its entity template."""
+                   env: jinja2.Environment | None = None, variant: str | None = None) -> str:
+    """The staging SQL of one (platform, entity) from its entity template (``__<variant>``: a sibling template)."""
     context = staging_context(platform, entity)
-    path = sql_dir / STAGING_TEMPLATES / f"{STAGING_TEMPLATE_PREFIX}{entity}.sql"
+    suffix = f"__{variant}" if variant else ""
+    path = sql_dir / STAGING_TEMPLATES / f"{STAGING_TEMPLATE_PREFIX}{entity}{suffix}.sql"
     if not path.is_file():
         raise TransformError(f"no staging template for entity {entity!r}: {path}")
     return render_model(env or jinja_environment(sql_dir), path,
@@ -327,20 +345,31 @@ def render_staging(sql_dir: Path, platform: str, entity: str,
 
 
 def _templated_staging(sql_dir: Path, env: jinja2.Environment) -> list[Model]:
-    """One staging model per (platform, entity) of raw_entities() that has an entity template."""
+    """One staging model per (platform, entity) of raw_entities() and template of that entity.
+
+    ``stg_platform__<entity>.sql`` renders as ``stg_<platform>__<entity>``; a sibling
+    ``stg_platform__<entity>__<variant>.sql`` (e.g. ``__landed``: every landed row, before the dedupe) as
+    ``stg_<platform>__<entity>__<variant>``."""
     folder = sql_dir / STAGING_TEMPLATES
-    entities = {path.stem.removeprefix(STAGING_TEMPLATE_PREFIX): path for path in sorted(folder.glob("*.sql"))}
-    unknown = sorted(f"{path.name}" for entity, path in entities.items()
-                     if not path.stem.startswith(STAGING_TEMPLATE_PREFIX) or entity not in ENTITY_SCHEMAS)
+    templates: dict[tuple[str, str], Path] = {}
+    unknown = []
+    for path in sorted(folder.glob("*.sql")):
+        entity, _, variant = path.stem.removeprefix(STAGING_TEMPLATE_PREFIX).partition("__")
+        if not path.stem.startswith(STAGING_TEMPLATE_PREFIX) or entity not in ENTITY_SCHEMAS \
+                or (variant and not _IDENTIFIER.match(variant)):
+            unknown.append(path.name)
+        templates[(entity, variant)] = path
     if unknown:
         raise TransformError(f"{folder}: templates must be named {STAGING_TEMPLATE_PREFIX}<entity>.sql "
-                             f"for an entity of pipeline.schemas: {', '.join(unknown)}")
+                             f"(or <entity>__<variant>.sql) for an entity of pipeline.schemas: {', '.join(unknown)}")
     models = []
     for platform, entity in raw_entities():
-        if entity in entities:
-            source = f"{STAGING_TEMPLATES.name}/{entities[entity].name} for {platform}"
-            models.append(Model(f"stg_{platform}__{entity}", "staging", 0, entities[entity],
-                                render_staging(sql_dir, platform, entity, env), source))
+        for (template_entity, variant), path in templates.items():
+            if template_entity == entity:
+                suffix = f"__{variant}" if variant else ""
+                source = f"{STAGING_TEMPLATES.name}/{path.name} for {platform}"
+                models.append(Model(f"stg_{platform}__{entity}{suffix}", "staging", 0, path,
+                                    render_staging(sql_dir, platform, entity, env, variant or None), source))
     return models
 
 
@@ -546,7 +575,7 @@ def run_transform(settings: Settings, *, full_refresh: bool = False, changed: An
             else:
                 results = _run_full(con, models)
             # tables updated in place keep their comments; re-created ones need them again
-            recreated = {r["model"] for r in results if r["mode"] != "incremental"}
+            recreated = {r["model"] for r in results if r["mode"] in ("full", "view")}
             for model in models:
                 if model.relation in recreated:
                     _apply_comments(con, model, model.schema, metric_comments)
@@ -704,18 +733,41 @@ def _bounded_inputs(con: duckdb.DuckDBPyConnection, settings: Settings, models: 
     return {ref: copies.get(ref, ref) for ref in model.key_filtered_inputs}
 
 
+def _touched_relations(con: duckdb.DuckDBPyConnection, settings: Settings, models: list[Model],
+                       changed: set[tuple[str, dt.date]]) -> set[str]:
+    """The relations whose rows this run can change: the rest keep their rows and are not rebuilt.
+
+    A raw relation is touched when its platform changed and its entity was ever landed (a changed day is
+    re-landed as a file, an emptied day as an empty file); a table reading raw is also touched when it holds
+    rows of a changed platform (its lake folder may have been removed). Everything downstream of a touched
+    relation is touched. An untouched model's inputs are as they were, so recomputing it changes nothing."""
+    platforms = {p for p, _ in changed}
+    touched = {f"raw.{p}__{e}" for p, e in raw_entities()
+               if p in platforms and (settings.raw_dir / f"platform={p}" / f"entity={e}").is_dir()}
+    holding_rows = {f"{schema}.{table}" for schema, table in con.execute(
+        "select schema_name, table_name from duckdb_tables() where estimated_size > 0").fetchall()}
+    for model in models:                                      # dependency order
+        raw_refs = {f"raw.{t}" for s, t in _REFERENCE.findall(model.sql) if s == "raw"}
+        reads_changed_platform = any(r.removeprefix("raw.").split("__", 1)[0] in platforms for r in raw_refs)
+        if (raw_refs & touched or model.references & touched
+                or (reads_changed_platform and model.relation in holding_rows)):
+            touched.add(model.relation)
+    return touched
+
+
 def _run_incremental(con: duckdb.DuckDBPyConnection, settings: Settings, models: list[Model],
                      changed: set[tuple[str, dt.date]]) -> list[dict]:
     con.execute("create or replace temp table _changed (platform varchar, date date)")
     if changed:
         con.executemany("insert into _changed values (?, ?)", sorted(changed))
-    renames = _create_delta_raw_views(con, settings, changed)
+    touched = _touched_relations(con, settings, models, changed)
+    renames = _create_delta_raw_tables(con, settings, changed)
     # Views over the lake (post-day staging) read only the changed partitions in affected_keys queries,
     # which by contract look only at changed partitions of such views (no lake rescan to find keys).
     delta_views = _view_copies(con, models, "_delta", renames)
     # Keys touched by the change, as the tables stand *before* the run (catches deleted rows) ...
     for model in models:
-        if model.incremental_key:
+        if model.incremental_key and model.relation in touched:
             _run_model_sql(con, model, _rename_refs(model.affected_keys, delta_views),
                            f"create or replace temp table _keys__{model.schema}__{model.name} as {{sql}}")
     results = []
@@ -728,6 +780,9 @@ def _run_incremental(con: duckdb.DuckDBPyConnection, settings: Settings, models:
                 result["delta_rows"] = con.execute(
                     f"select count(*) from {delta_views[model.relation]}").fetchall()[0][0]
             results.append(result)
+            continue
+        if model.relation not in touched:
+            results.append(_log(model, None, started, "unchanged"))
             continue
         if not model.incremental_key:
             _run_model_sql(con, model, model.sql, f"create or replace table {model.relation} as {{sql}}")

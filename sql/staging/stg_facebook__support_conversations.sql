@@ -1,6 +1,6 @@
 -- facebook support_conversations, one row per account_id, conversation_id: cast, trimmed, re-pulled duplicates removed.
 -- Native day: America/Los_Angeles.
-with source as (
+with source as materialized (  -- read three times by the dedupe; small, so kept in memory once
     select * from raw.facebook__support_conversations
 ),
 

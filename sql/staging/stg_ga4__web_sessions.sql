@@ -1,6 +1,6 @@
 -- ga4 web_sessions, one row per account_id, date, source, medium, campaign: cast, trimmed, re-pulled duplicates removed.
 -- Native day: UTC.
-with source as (
+with source as materialized (  -- read three times by the dedupe; small, so kept in memory once
     select * from raw.ga4__web_sessions
 ),
 

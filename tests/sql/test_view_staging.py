@@ -29,7 +29,7 @@ def test_incremental_run_never_opens_an_untouched_partition(settings, query):
     assert query("select post_id, engagements from audit.kpi_post where post_id in ('p1', 'q1') "
                  "order by 1") == [("p1", 68), ("q1", 10)]
     # a full rebuild does read the old partition, so the run above really did not
-    with pytest.raises(TransformError, match=r"^model intermediate\.int_post_metrics__lifetime .* failed: "):
+    with pytest.raises(TransformError, match=r"^model intermediate\.int_post_metrics__summed_as_landed .* failed: "):
         run_transform(settings, full_refresh=True)
 
 
@@ -38,7 +38,7 @@ def test_a_warehouse_of_an_older_layout_is_rebuilt_in_full(settings, query):
     run_transform(settings)
     con = connect(settings)
     try:   # as built before last_partition_date existed
-        con.execute("alter table intermediate.int_post_metrics__lifetime drop column last_partition_date")
+        con.execute("alter table intermediate.int_post_metrics__summed_as_landed drop column last_partition_date")
     finally:
         con.close()
     assert run_transform(settings, changed={"instagram": ["2026-03-02"]})["mode"] == "full"

@@ -3,7 +3,7 @@
 -- File drops: account_id is '<network>.<account>'; int_* models map it to platform/account.
 {% endif %}
 -- Native day: {{ timezone }}.
-with source as (
+with source as materialized (  -- read three times by the dedupe; small, so kept in memory once
     select * from raw.{{ platform }}__account_daily
 ),
 

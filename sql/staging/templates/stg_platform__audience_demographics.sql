@@ -1,6 +1,6 @@
 -- {{ platform }} audience_demographics, one row per account_id, date, dimension, value: cast, trimmed, re-pulled duplicates removed.
 -- Native day: {{ timezone }}.
-with source as (
+with source as materialized (  -- read three times by the dedupe; small, so kept in memory once
     select * from raw.{{ platform }}__audience_demographics
 ),
 
