@@ -1,9 +1,11 @@
 """Transform benchmark on the W10M lake, in ONE run (each step in its own process for peak RSS).
 
-Steps: DuckDB floor (one scan + GROUP BY) | full rebuild (`run_transform(full_refresh=True)`, all models) |
-pandas and polars-lazy versions of the two core marts (kpi_post, kpi_daily_account) as an analyst writes
-them | incremental (the held-out new day lands + the 6 days before are revised) | checks: engines give
-equal tables, incremental == a full rebuild of the changed lake (ordered CSV bytes).
+Steps: DuckDB floor (one scan + GROUP BY of every metric, stored) | full rebuild (`run_transform(full_refresh=True)`,
+all models, into a new warehouse file) | full refresh (the same on the existing file) | pandas and polars-lazy
+versions of the two core marts (kpi_post, kpi_daily_account) as an analyst writes them | incremental (the
+held-out new day lands + the 6 days before are revised) | checks: engines give equal tables, incremental == a
+full rebuild of the changed lake (ordered CSV bytes). Ratios use each step's work time, timed inside its
+process from the first read to the result stored (imports and interpreter start-up excluded).
 
     python bench/generate_w10m.py --out var/bench      # once
     python bench/bench_transform.py --root var/bench   # writes bench/results/transform.json
@@ -50,14 +52,18 @@ def raw_glob(root: Path, entity: str) -> str:
 # ---------------------------------------------------------------- steps (run in child processes)
 
 def step_floor(root: Path) -> dict:
+    """One scan + GROUP BY of every metric, stored (a temp table): the least work any engine can do.
+    Stored, not counted: ``select count(*) from (select ..., sum(x) ... group by ...)`` lets DuckDB drop the
+    unused sums, which halves the floor (0.37 s instead of 0.72 s on this box) and makes it unreachable."""
     import duckdb
     con = duckdb.connect(config={"memory_limit": "1GB"})
-    rows = con.execute(
-        "select count(*) from (select platform, account_id, date, sum(impressions), sum(reach), sum(likes), "
+    started = time.perf_counter()
+    con.execute(
+        "create temp table floor as select platform, account_id, date, sum(impressions), sum(reach), sum(likes), "
         "sum(comments), sum(shares), sum(saves), sum(clicks), sum(video_views) "
-        f"from read_parquet('{raw_glob(root, 'post_daily_metrics')}', hive_partitioning = true) group by all)"
-    ).fetchall()[0][0]
-    return {"groups": rows}
+        f"from read_parquet('{raw_glob(root, 'post_daily_metrics')}', hive_partitioning = true) group by all")
+    seconds = time.perf_counter() - started
+    return {"groups": con.execute("select count(*) from floor").fetchall()[0][0], "seconds_work": seconds}
 
 
 def step_full(root: Path) -> dict:
@@ -68,8 +74,16 @@ def step_full(root: Path) -> dict:
     started = time.perf_counter()
     result = run_transform(settings, full_refresh=True)
     seconds = time.perf_counter() - started
-    export_core(settings, root / "out" / "duckdb")
-    return {"seconds_inner": seconds, "models": len(result["models"])}
+    export_core(settings, root / "out" / "duckdb")      # for the equality check; not timed
+    return {"seconds_work": seconds, "models": len(result["models"])}
+
+
+def step_full_refresh(root: Path) -> dict:
+    """`goalpost transform --full-refresh` on the warehouse the full step built (its views already bound)."""
+    from pipeline.transform import run_transform
+    started = time.perf_counter()
+    run_transform(settings_for(root, "bench.duckdb"), full_refresh=True)
+    return {"seconds_work": time.perf_counter() - started}
 
 
 def export_core(settings, folder: Path) -> None:
@@ -88,6 +102,8 @@ def step_pandas(root: Path) -> dict:
     import numpy as np
     import pandas as pd
     import pyarrow.dataset as ds
+
+    started = time.perf_counter()
 
     def read(entity: str) -> pd.DataFrame:
         files = sorted(glob.glob(raw_glob(root, entity)))
@@ -133,11 +149,13 @@ def step_pandas(root: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     post[CORE_COLUMNS["kpi_post"]].to_parquet(out / "kpi_post.parquet")
     daily[CORE_COLUMNS["kpi_daily_account"]].to_parquet(out / "kpi_daily_account.parquet")
-    return {"posts": len(post), "account_days": len(daily)}
+    return {"posts": len(post), "account_days": len(daily), "seconds_work": time.perf_counter() - started}
 
 
 def step_polars(root: Path) -> dict:
     import polars as pl
+
+    started = time.perf_counter()
 
     def scan(entity: str) -> pl.LazyFrame:
         return pl.scan_parquet(raw_glob(root, entity), hive_partitioning=False).unique()
@@ -182,7 +200,8 @@ def step_polars(root: Path) -> dict:
                                               daily.select(CORE_COLUMNS["kpi_daily_account"])])
     post_frame.write_parquet(out / "kpi_post.parquet")
     daily_frame.write_parquet(out / "kpi_daily_account.parquet")
-    return {"posts": post_frame.height, "account_days": daily_frame.height}
+    return {"posts": post_frame.height, "account_days": daily_frame.height,
+            "seconds_work": time.perf_counter() - started}
 
 
 def step_change(root: Path) -> dict:
@@ -223,8 +242,11 @@ def step_reset(root: Path) -> dict:
 
 def step_incremental(root: Path, changed: dict) -> dict:
     from pipeline.transform import run_transform
+    started = time.perf_counter()
     result = run_transform(settings_for(root, "bench.duckdb"), changed=changed)
-    return {"mode": result["mode"], "changed_days": len(result["changed"])}
+    seconds = time.perf_counter() - started
+    return {"mode": result["mode"], "changed_days": len(result["changed"]), "seconds_work": seconds,
+            "unchanged_models": sum(m["mode"] == "unchanged" for m in result["models"])}
 
 
 def step_rebuild_changed(root: Path) -> dict:
@@ -304,7 +326,8 @@ def main() -> None:
     args = parser.parse_args()
     root = args.root.resolve()
     if args.step:
-        steps = {"floor": step_floor, "full": step_full, "pandas": step_pandas, "polars": step_polars,
+        steps = {"floor": step_floor, "full": step_full, "full_refresh": step_full_refresh,
+                 "pandas": step_pandas, "polars": step_polars,
                  "change": step_change, "reset": step_reset, "rebuild_changed": step_rebuild_changed}
         result = (step_incremental(root, json.loads(args.changed)) if args.step == "incremental"
                   else steps[args.step](root))
@@ -312,24 +335,32 @@ def main() -> None:
         return
     shutil.rmtree(root / "out", ignore_errors=True)
     results = {"reset": run_step(root, "reset"), "floor": run_step(root, "floor"), "full": run_step(root, "full"),
+               "full_refresh": run_step(root, "full_refresh"),
                "pandas": run_step(root, "pandas"), "polars": run_step(root, "polars")}
     change = run_step(root, "change")
     results["incremental"] = run_step(root, "incremental", "--changed", json.dumps(change["changed"]))
     results["rebuild_changed"] = run_step(root, "rebuild_changed")
     run_step(root, "reset")
     problems = compare_core(root, "pandas") + compare_core(root, "polars") + compare_warehouses(root)
-    full, floor = results["full"]["seconds"], results["floor"]["seconds"]
+    # Ratios use each step's work time (first read to result stored, timed inside its process): interpreter
+    # start and imports (0.2-0.6 s, more for pandas) are not KPI work. Process wall times are in the results too.
+    # "full" builds a new warehouse file (creating the lake views included): the conservative figure the
+    # targets use; "full_refresh" rebuilds every table of an existing one, as `--full-refresh` does.
+    work = {name: results[name]["seconds_work"]
+            for name in ("floor", "full", "full_refresh", "pandas", "polars", "incremental")}
+    full, floor, incremental = work["full"], work["floor"], work["incremental"]
     cpu = {name: results[name]["cpu_seconds"] for name in ("floor", "full", "pandas", "polars", "incremental")}
     summary = {
-        "full_vs_pandas_speedup": round(results["pandas"]["seconds"] / full, 2),
-        "full_vs_polars_speedup": round(results["polars"]["seconds"] / full, 2),
+        "work_seconds": {name: round(value, 2) for name, value in work.items()},
+        "full_vs_pandas_speedup": round(work["pandas"] / full, 2),
+        "full_vs_polars_speedup": round(work["polars"] / full, 2),
         "full_vs_floor_ratio": round(full / floor, 2),
-        "incremental_vs_full_ratio": round(results["incremental"]["seconds"] / full, 3),
+        "incremental_vs_full_ratio": round(incremental / full, 3),
         "cpu_seconds": cpu,
-        "targets": {"full <= pandas / 3": full <= results["pandas"]["seconds"] / 3,
-                    "full <= polars / 1.2": full <= results["polars"]["seconds"] / 1.2,
+        "targets": {"full <= pandas / 3": full <= work["pandas"] / 3,
+                    "full <= polars / 1.2": full <= work["polars"] / 1.2,
                     "full <= 4 x floor": full <= 4 * floor,
-                    "incremental <= full / 20": results["incremental"]["seconds"] <= full / 20,
+                    "incremental <= full / 20": incremental <= full / 20,
                     "full rss <= 1 GiB": results["full"]["peak_rss_mb"] <= 1024,
                     "incremental rss <= 300 MB": results["incremental"]["peak_rss_mb"] <= 300},
         "problems": problems,
