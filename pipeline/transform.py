@@ -609,10 +609,11 @@ def _log(model: Model, rows: int | None, started: float, mode: str) -> dict:
     return {"model": model.relation, "rows": rows, "ms": ms, "mode": mode}
 
 
-def _run_model_sql(con: duckdb.DuckDBPyConnection, model: Model, sql: str, statement: str) -> None:
-    """Run ``statement`` with the model's select in place of ``{sql}`` (a plain replace: SQL has braces)."""
+def _run_model_sql(con: duckdb.DuckDBPyConnection, model: Model, sql: str, statement: str) -> Any:
+    """Run ``statement`` with the model's select in place of ``{sql}`` (a plain replace: SQL has braces);
+    returns the connection holding its result (an insert's row count)."""
     try:
-        con.execute(statement.replace("{sql}", sql, 1))
+        return con.execute(statement.replace("{sql}", sql, 1))
     except duckdb.Error as exc:
         raise TransformError(f"model {model.relation} ({model.source}) failed: {exc}") from exc
 
@@ -755,6 +756,24 @@ def _touched_relations(con: duckdb.DuckDBPyConnection, settings: Settings, model
     return touched
 
 
+def _reads_refreshed_tables(model: Model, by_relation: Mapping[str, Model], touched: set[str]) -> bool:
+    """Whether ``model``'s affected_keys query reads (directly or through views) a table that this run
+    refreshes before the model's turn: then the keys must also be taken before the run."""
+    pending = [f"{s}.{t}" for s, t in _REFERENCE.findall(model.affected_keys or "")]
+    seen: set[str] = set()
+    while pending:
+        relation = pending.pop()
+        upstream = by_relation.get(relation)
+        if relation in seen or upstream is None or relation == model.relation:
+            continue
+        seen.add(relation)
+        if upstream.materialized == "view":
+            pending += sorted(upstream.references)
+        elif relation in touched:
+            return True
+    return False
+
+
 def _run_incremental(con: duckdb.DuckDBPyConnection, settings: Settings, models: list[Model],
                      changed: set[tuple[str, dt.date]]) -> list[dict]:
     con.execute("create or replace temp table _changed (platform varchar, date date)")
@@ -765,9 +784,13 @@ def _run_incremental(con: duckdb.DuckDBPyConnection, settings: Settings, models:
     # Views over the lake (post-day staging) read only the changed partitions in affected_keys queries,
     # which by contract look only at changed partitions of such views (no lake rescan to find keys).
     delta_views = _view_copies(con, models, "_delta", renames)
-    # Keys touched by the change, as the tables stand *before* the run (catches deleted rows) ...
+    # Keys touched by the change, as the tables stand *before* the run (catches deleted rows), for the models
+    # whose affected_keys read a table this run refreshes first; for the others, before == at their turn ...
+    by_relation = {m.relation: m for m in models}
+    before_run = {m.relation for m in models if m.incremental_key and m.relation in touched
+                  and _reads_refreshed_tables(m, by_relation, touched)}
     for model in models:
-        if model.incremental_key and model.relation in touched:
+        if model.relation in before_run:
             _run_model_sql(con, model, _rename_refs(model.affected_keys, delta_views),
                            f"create or replace temp table _keys__{model.schema}__{model.name} as {{sql}}")
     results = []
@@ -791,9 +814,14 @@ def _run_incremental(con: duckdb.DuckDBPyConnection, settings: Settings, models:
             continue
         keys = f"_keys__{model.schema}__{model.name}"
         # ... and after the upstream models were refreshed (catches new rows).
-        _run_model_sql(con, model, _rename_refs(model.affected_keys, delta_views), f"insert into {keys} {{sql}}")
         key_cols = ", ".join(model.incremental_key)
-        con.execute(f"create or replace temp table {keys} as select distinct {key_cols} from {keys}")
+        if model.relation in before_run:
+            _run_model_sql(con, model, _rename_refs(model.affected_keys, delta_views),
+                           f"insert into {keys} {{sql}}")
+            con.execute(f"create or replace temp table {keys} as select distinct {key_cols} from {keys}")
+        else:
+            _run_model_sql(con, model, _rename_refs(model.affected_keys, delta_views),
+                           f"create or replace temp table {keys} as select distinct {key_cols} from ({{sql}})")
         bound = _key_filtered_since(con, model, keys)
         inputs = {ref: ref for ref in model.key_filtered_inputs}
         since = ""
@@ -808,11 +836,9 @@ def _run_incremental(con: duckdb.DuckDBPyConnection, settings: Settings, models:
                          f"on {_key_join('_input', 'k', model.incremental_key)}{since})"
                     for ref in model.key_filtered_inputs}
         sql = _rename_refs(model.sql, {**renames, **filtered})
-        _run_model_sql(con, model, sql,
-                       f"insert into {model.relation} select m.* from ({{sql}}) as m semi join {keys} as k "
-                       f"on {_key_join('m', 'k', model.incremental_key)}")
-        rows = con.execute(f"select count(*) from {model.relation} as t semi join {keys} as k "
-                           f"on {_key_join('t', 'k', model.incremental_key)}").fetchall()[0][0]
+        rows = _run_model_sql(con, model, sql,
+                              f"insert into {model.relation} select m.* from ({{sql}}) as m semi join {keys} as k "
+                              f"on {_key_join('m', 'k', model.incremental_key)}").fetchall()[0][0]
         results.append(_log(model, rows, started, "incremental"))
     return results
 

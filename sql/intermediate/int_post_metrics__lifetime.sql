@@ -22,14 +22,26 @@ repeat_sums as (
     group by platform, account_id, post_id
 ),
 
+{#- a left join, not a union: an incremental reader's semi join on its keys reaches the stored sums (W10M:
+    34 k of 365 k posts read in 60 ms / +0 MB, vs 82 ms / +80 MB through a union) -#}
+{% set summed_columns = ['report_timezone', 'first_partition_date', 'last_partition_date', 'impressions', 'reach',
+                         'likes', 'comments', 'shares', 'saves', 'clicks', 'video_views', 'engagements'] %}
 lifetime as (
-    select * exclude (days_seen), rows_landed as days_with_metrics
+    select
+        summed_as_landed.platform,
+        summed_as_landed.account_id,
+        summed_as_landed.post_id,
+        summed_as_landed.rows_landed,
+        coalesce(repeat_sums.days_with_metrics, summed_as_landed.rows_landed) as days_with_metrics,
+        {% for column in summed_columns %}
+        case when repeat_sums.post_id is null then summed_as_landed.{{ column }}
+             else repeat_sums.{{ column }} end as {{ column }},
+        {% endfor %}
     from summed_as_landed
-    anti join repeat_sums using (platform, account_id, post_id)
-    union all by name
-    select repeat_sums.*, summed_as_landed.rows_landed
-    from repeat_sums
-    join summed_as_landed using (platform, account_id, post_id)
+    left join repeat_sums
+        on repeat_sums.platform = summed_as_landed.platform
+        and repeat_sums.account_id = summed_as_landed.account_id
+        and repeat_sums.post_id = summed_as_landed.post_id
 )
 
 select
