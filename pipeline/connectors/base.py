@@ -2,7 +2,8 @@
 
 HTTP policy (one ``requests.Session`` per connector):
 - ``urllib3.util.Retry`` on an ``HTTPAdapter``: exponential backoff on connection errors and 5xx,
-  and on 429 it sleeps for the ``Retry-After`` the server sent (``backoff_factor`` stays tiny in tests);
+  and on 429 it sleeps for the ``Retry-After`` the server sent (``backoff_factor`` stays tiny in tests), unless
+  that is above ``HttpPolicy.retry_after_cap`` (60 s): then it fails at once and Airflow retries the task later;
 - a timeout on every call;
 - throttling: when ``X-App-Usage`` (Meta) or ``x-rate-limit-remaining`` (X) says the app is at or above
   ``usage_threshold`` percent of its limit, pause ``throttle_pause`` seconds before the next call.
@@ -26,6 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 import pyarrow as pa
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import InvalidHeader, MaxRetryError, ResponseError
 from urllib3.util import Retry
 
 from pipeline.credentials import Credentials
@@ -91,6 +93,9 @@ class HttpPolicy:
     retries: int = 4
     backoff_factor: float = 0.5       # sleeps 0.5, 1, 2, 4 s between retries (capped by backoff_max)
     backoff_max: float = 30.0
+    # A Retry-After longer than this is not slept through inside the task: the call fails at once with
+    # RateLimitedError and Airflow's task retry (retry_delay) comes back later, freeing the worker slot.
+    retry_after_cap: float = 60.0
     usage_threshold: float = 80.0     # percent of the platform's rate limit
     throttle_pause: float = 2.0
     page_size: int = 100
@@ -99,6 +104,35 @@ class HttpPolicy:
 def fetch_schema(entity: str) -> pa.Schema:
     """What ``Connector.fetch`` returns: the canonical schema plus the nullable quarantine reason."""
     return schema_for(entity).append(pa.field(QUARANTINE_COLUMN, pa.string()))
+
+
+def _retry_after_seconds(header: str) -> float | None:
+    """Seconds a Retry-After header asks for (delta-seconds or HTTP date), None when unreadable."""
+    try:
+        return Retry().parse_retry_after(header)
+    except InvalidHeader:
+        return None
+
+
+class _RetryAfterCapped(Retry):
+    """urllib3's Retry, except that a Retry-After above ``retry_after_cap`` ends the retries instead of
+    sleeping (urllib3 would sleep up to its own ``retry_after_max``, 6 h): the 429 reaches the connector."""
+
+    def __init__(self, *args: Any, retry_after_cap: float = 60.0, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.retry_after_cap = retry_after_cap
+
+    def new(self, **kwargs: Any) -> Retry:
+        kwargs.setdefault("retry_after_cap", self.retry_after_cap)
+        return super().new(**kwargs)
+
+    def increment(self, method: str | None = None, url: str | None = None, response: Any = None,
+                  error: Exception | None = None, _pool: Any = None, _stacktrace: Any = None) -> Retry:
+        header = response.headers.get("Retry-After") if response is not None else None
+        seconds = _retry_after_seconds(header) if header is not None else None
+        if seconds is not None and seconds > self.retry_after_cap:
+            raise MaxRetryError(_pool, url or "", ResponseError(f"Retry-After {seconds:.0f} s is above the cap"))
+        return super().increment(method, url, response, error, _pool, _stacktrace)
 
 
 # ---- paging styles: where a cursor goes in the request and where the next one comes from ----
@@ -290,7 +324,8 @@ class Connector:
         self._account: str | None = None
 
     def _session(self) -> requests.Session:
-        retry = Retry(
+        retry = _RetryAfterCapped(
+            retry_after_cap=self.policy.retry_after_cap,
             total=self.policy.retries, connect=self.policy.retries, read=self.policy.retries,
             status=self.policy.retries, backoff_factor=self.policy.backoff_factor,
             backoff_max=self.policy.backoff_max, status_forcelist=RETRY_STATUSES,
@@ -452,6 +487,13 @@ class Connector:
             return AccountNotFoundError(f"{self.platform}: account '{self._account}' not found (404) for "
                                         f"connection '{self.connection_id}'")
         if status == 429:
+            wait = response.headers.get("Retry-After")
+            seconds = _retry_after_seconds(wait) if wait is not None else None
+            if seconds is not None and seconds > self.policy.retry_after_cap:
+                return RateLimitedError(
+                    f"{self.platform}: rate limited (429) on {method} {path}: the server asks to wait "
+                    f"{seconds:.0f} s, more than the {self.policy.retry_after_cap:.0f} s a task waits in place; "
+                    f"failing so the task is retried later")
             return RateLimitedError(f"{self.platform}: still rate limited (429) on {method} {path} after "
                                     f"{retries} retries")
         if status >= 500:

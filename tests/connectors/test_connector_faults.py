@@ -61,6 +61,17 @@ def test_429_that_never_ends_raises_rate_limited(probe, credentials, fake_api):
         fetch(probe, credentials)
 
 
+def test_a_retry_after_above_the_cap_fails_at_once_for_airflow_to_retry(probe, credentials, fake_api):
+    fake_api.inject(probe.path, "429", count=1, retry_after=3600)
+    started = time.monotonic()
+    with pytest.raises(RateLimitedError, match=(
+            rf"^{probe.platform}: rate limited \(429\) on .*: the server asks to wait 3600 s, more than the 60 s "
+            r"a task waits in place; failing so the task is retried later$")):
+        fetch(probe, credentials)
+    assert time.monotonic() - started < 5                     # not slept: the worker slot is free again
+    assert fake_api.requests_seen == 1                        # and not retried in place either
+
+
 def test_5xx_is_retried_with_backoff(probe, credentials, fake_api):
     _, clean = fetch(probe, credentials)
     fake_api.reset()
