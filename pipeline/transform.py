@@ -32,6 +32,9 @@ Header directives (leading ``--`` comment lines of a model):
     --     query returns (may continue on indented lines; may read ``_changed``, ``_affected`` = the
     --     affected keys, upstream models and the model's own table as it stands before the run). The
     --     date is inlined as a literal so DuckDB skips whole row groups by their min/max (zonemaps).
+    -- since_filtered_inputs: schema.table.column [- N], ...  upstream relations an incremental run reads only
+    --     from the key_filtered_since date on (N days earlier for a look-back such as the previous day): for
+    --     inputs a key reads beyond its own rows, which key filtering would cut (needs key_filtered_since)
     -- materialized: view                       a view instead of a table (cheap unions; always current)
 A view over the lake (post-day staging) must dedupe within one ``partition_date`` and pass it through: an
 incremental run then reads it over only the changed partitions in ``affected_keys`` queries (which must
@@ -69,6 +72,7 @@ log = logging.getLogger("goalpost.transform")
 LAYERS = (("staging", "staging"), ("intermediate", "intermediate"), ("marts", "audit"))
 CATALOGUE_SCHEMAS = ("raw", "staging", "intermediate", "audit", "marts")
 DEFAULT_MEMORY_LIMIT = "1GB"
+DEFAULT_INCREMENTAL_MEMORY_LIMIT = "256MB"
 
 # Which entities each platform may land (the contract with the connectors); each gets a raw view.
 # File drops land under platform=files with account_id '<network>.<account>' (pipeline.filedrop).
@@ -112,6 +116,7 @@ class Model:
     affected_keys: str | None = None
     key_filtered_inputs: list[str] = field(default_factory=list)   # "schema.table"
     key_filtered_since: tuple[str, str] | None = None   # (column, scalar query returning a date)
+    since_filtered_inputs: dict[str, tuple[str, int]] = field(default_factory=dict)  # relation -> (column, days)
     references: set[str] = field(default_factory=set)   # "schema.table"
 
     def __post_init__(self) -> None:
@@ -185,20 +190,22 @@ def _create_raw_views(con: duckdb.DuckDBPyConnection, settings: Settings) -> Non
         con.execute(f"comment on view raw.{platform}__{entity} is {_literal(comment)}")
 
 
-def _create_delta_raw_tables(con: duckdb.DuckDBPyConnection, settings: Settings,
-                             changed: set[tuple[str, dt.date]]) -> dict[str, str]:
-    """Temp tables of only the changed partitions; returns raw relation -> delta table name.
+def _create_delta_raw_relations(con: duckdb.DuckDBPyConnection, settings: Settings,
+                                changed: set[tuple[str, dt.date]], read_by_views: set[str]) -> dict[str, str]:
+    """Temp relations of only the changed partitions; returns raw relation -> delta relation name.
 
-    Read from the lake once: the affected-keys queries (twice per model) and the staging models all read the
-    changed rows, and a few days of the lake fit in memory (~20 MB for a W10M day + 6 revised days)."""
+    Those read through views (the post-day fact) are tables, read from the lake once: every affected-keys
+    query and every reader of those views reads the changed rows again, and a few days fit in memory (~40 MB
+    for a W10M day + 6 revised days). The others are views: their staging table reads them once."""
     renames = {}
     for platform, entity in raw_entities():
         folder = settings.raw_dir / f"platform={platform}" / f"entity={entity}"
         files = sorted(f for p, day in changed if p == platform
                        for f in (folder / f"dt={day.isoformat()}").glob("*.parquet"))
-        table = f"_delta_raw__{platform}__{entity}"
-        con.execute(f"create or replace temp table {table} as {_raw_select(entity, files)}")
-        renames[f"raw.{platform}__{entity}"] = table
+        relation = f"_delta_raw__{platform}__{entity}"
+        kind = "table" if f"raw.{platform}__{entity}" in read_by_views and files else "view"
+        con.execute(f"create or replace temp {kind} {relation} as {_raw_select(entity, files)}")
+        renames[f"raw.{platform}__{entity}"] = relation
     return renames
 
 
@@ -225,6 +232,13 @@ def _parse_header(model: Model) -> None:
             model.incremental_key = [c.strip() for c in text.split(":", 1)[1].split(",") if c.strip()]
         elif text.startswith("key_filtered_inputs:"):
             model.key_filtered_inputs = [r.strip() for r in text.split(":", 1)[1].split(",") if r.strip()]
+        elif text.startswith("since_filtered_inputs:"):
+            for item in (i.strip() for i in text.split(":", 1)[1].split(",") if i.strip()):
+                parsed = re.match(r"^([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)(?:\s*-\s*(\d+))?$", item)
+                if not parsed:
+                    raise TransformError(f"{model.source}: since_filtered_inputs item {item!r} must read "
+                                         f"'schema.table.column' or 'schema.table.column - <days>'")
+                model.since_filtered_inputs[parsed.group(1)] = (parsed.group(2), int(parsed.group(3) or 0))
         elif text.startswith(("affected_keys:", "key_filtered_since:")):
             continuing, _, first = text.partition(":")
             continued[continuing] = [first.strip()]
@@ -241,6 +255,8 @@ def _parse_header(model: Model) -> None:
         model.key_filtered_since = (since.group(1), since.group(2))
         if not model.key_filtered_inputs:
             raise TransformError(f"{model.source}: key_filtered_since needs key_filtered_inputs")
+    if model.since_filtered_inputs and not model.key_filtered_since:
+        raise TransformError(f"{model.source}: since_filtered_inputs needs key_filtered_since (the date to read from)")
     model.description = " ".join(description)
     if key_lines:
         model.affected_keys = " ".join(key_lines)
@@ -406,9 +422,9 @@ def discover_models(sql_dir: Path) -> list[Model]:
             raise TransformError(f"model {model.relation} ({model.source}) references unknown "
                                  f"relation(s): {', '.join(unknown)}")
         model.references = {r for r in refs if r in models} - {model.relation}
-        stray = sorted(set(model.key_filtered_inputs) - model.references)
+        stray = sorted((set(model.key_filtered_inputs) | set(model.since_filtered_inputs)) - model.references)
         if stray:
-            raise TransformError(f"model {model.relation}: key_filtered_inputs not referenced: "
+            raise TransformError(f"model {model.relation}: key_filtered_inputs / since_filtered_inputs not referenced: "
                                  f"{', '.join(stray)}")
         later = sorted(r for r in model.references if models[r].layer_rank > model.layer_rank)
         if later:
@@ -490,11 +506,18 @@ def normalise_changed(changed: Any) -> set[tuple[str, dt.date]]:
 
 # ---------------------------------------------------------------- connection
 
-def memory_limit() -> str:
-    value = os.environ.get("GOALPOST_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT).strip()
+def memory_limit(variable: str = "GOALPOST_DUCKDB_MEMORY_LIMIT", default: str = DEFAULT_MEMORY_LIMIT) -> str:
+    value = os.environ.get(variable, default).strip()
     if not _MEMORY_LIMIT.match(value):
-        raise ValueError(f"GOALPOST_DUCKDB_MEMORY_LIMIT={value!r}: expected a size like '1GB' or '512MB'")
+        raise ValueError(f"{variable}={value!r}: expected a size like '1GB' or '512MB'")
     return value
+
+
+def incremental_memory_limit() -> str:
+    """DuckDB's memory limit for an incremental run: small, because the buffer pool otherwise keeps every
+    warehouse block the run read cached up to the full limit (W10M day: 450 MB peak RSS at 1GB, 300 MB at
+    256MB, same time). A run that needs more is repeated with the full limit (``run_transform``)."""
+    return memory_limit("GOALPOST_DUCKDB_INCREMENTAL_MEMORY_LIMIT", DEFAULT_INCREMENTAL_MEMORY_LIMIT)
 
 
 def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -568,17 +591,21 @@ def run_transform(settings: Settings, *, full_refresh: bool = False, changed: An
         built = _built_with_current_layout(con, models)
         incremental = changed is not None and not full_refresh and built
         mode = "incremental" if incremental else "full"
-        with transaction(con):
-            _create_raw_views(con, settings)
-            if incremental:
-                results = _run_incremental(con, settings, models, changed_pairs)
-            else:
-                results = _run_full(con, models)
-            # tables updated in place keep their comments; re-created ones need them again
-            recreated = {r["model"] for r in results if r["mode"] in ("full", "view")}
-            for model in models:
-                if model.relation in recreated:
-                    _apply_comments(con, model, model.schema, metric_comments)
+        if incremental:
+            con.execute(f"set memory_limit = {_literal(incremental_memory_limit())}")
+            try:
+                results = _build(con, settings, models, changed_pairs, metric_comments, incremental=True)
+            except (TransformError, duckdb.OutOfMemoryException) as exc:
+                if not isinstance(exc, duckdb.OutOfMemoryException) \
+                        and not isinstance(exc.__cause__, duckdb.OutOfMemoryException):
+                    raise
+                # rolled back: nothing of the attempt stays; the same run again with the full limit
+                log.warning("incremental run needs more than %s: repeating it with %s (%s)",
+                            incremental_memory_limit(), memory_limit(), exc)
+                con.execute(f"set memory_limit = {_literal(memory_limit())}")
+                results = _build(con, settings, models, changed_pairs, metric_comments, incremental=True)
+        else:
+            results = _build(con, settings, models, changed_pairs, metric_comments, incremental=False)
     finally:
         con.close()
     return {
@@ -587,6 +614,24 @@ def run_transform(settings: Settings, *, full_refresh: bool = False, changed: An
         "changed": sorted([p, d.isoformat()] for p, d in changed_pairs),
         "ms": round((time.perf_counter() - started) * 1000),
     }
+
+
+def _build(con: duckdb.DuckDBPyConnection, settings: Settings, models: list[Model],
+           changed_pairs: set[tuple[str, dt.date]], metric_comments: Mapping[tuple[str, str], str], *,
+           incremental: bool) -> list[dict]:
+    """One transaction: raw views, the models, then the comments of every re-created relation."""
+    with transaction(con):
+        _create_raw_views(con, settings)
+        if incremental:
+            results = _run_incremental(con, settings, models, changed_pairs)
+        else:
+            results = _run_full(con, models)
+        # tables updated in place keep their comments; re-created ones need them again
+        recreated = {r["model"] for r in results if r["mode"] in ("full", "view")}
+        for model in models:
+            if model.relation in recreated:
+                _apply_comments(con, model, model.schema, metric_comments)
+    return results
 
 
 def _built_with_current_layout(con: duckdb.DuckDBPyConnection, models: list[Model]) -> bool:
@@ -780,13 +825,14 @@ def _run_incremental(con: duckdb.DuckDBPyConnection, settings: Settings, models:
     if changed:
         con.executemany("insert into _changed values (?, ?)", sorted(changed))
     touched = _touched_relations(con, settings, models, changed)
-    renames = _create_delta_raw_tables(con, settings, changed)
+    by_relation = {m.relation: m for m in models}
+    views = [m.relation for m in models if m.materialized == "view"]
+    renames = _create_delta_raw_relations(con, settings, changed, _raw_read_by_views(by_relation, views))
     # Views over the lake (post-day staging) read only the changed partitions in affected_keys queries,
     # which by contract look only at changed partitions of such views (no lake rescan to find keys).
     delta_views = _view_copies(con, models, "_delta", renames)
     # Keys touched by the change, as the tables stand *before* the run (catches deleted rows), for the models
     # whose affected_keys read a table this run refreshes first; for the others, before == at their turn ...
-    by_relation = {m.relation: m for m in models}
     before_run = {m.relation for m in models if m.incremental_key and m.relation in touched
                   and _reads_refreshed_tables(m, by_relation, touched)}
     for model in models:
@@ -835,6 +881,11 @@ def _run_incremental(con: duckdb.DuckDBPyConnection, settings: Settings, models:
         filtered = {ref: f"(select _input.* from {inputs[ref]} as _input semi join {keys} as k "
                          f"on {_key_join('_input', 'k', model.incremental_key)}{since})"
                     for ref in model.key_filtered_inputs}
+        if bound is not None:
+            # inlined constants, so DuckDB pushes them into the scans (zonemaps) through views
+            filtered |= {ref: f"(select * from {ref} where {column} >= date "
+                              f"{_literal((bound - dt.timedelta(days=days)).isoformat())})"
+                         for ref, (column, days) in model.since_filtered_inputs.items()}
         sql = _rename_refs(model.sql, {**renames, **filtered})
         rows = _run_model_sql(con, model, sql,
                               f"insert into {model.relation} select m.* from ({{sql}}) as m semi join {keys} as k "

@@ -9,6 +9,7 @@
 --     cross join range(-1, 2) as shifts(shift)
 -- key_filtered_inputs: intermediate.int_post_daily_metrics__unioned
 -- key_filtered_since: partition_date >= select min(date) from _affected
+-- since_filtered_inputs: intermediate.int_account_daily__unioned.date - 1, intermediate.int_posts__unioned.created_date
 -- column followers: followers at the end of the native day
 -- column followers_previous_day: followers at the end of the previous native day (NULL when that day is missing)
 -- column net_new_followers: followers - followers_previous_day

@@ -143,3 +143,60 @@ def test_failing_model_names_itself_and_rolls_the_whole_run_back(settings, query
         run_transform(custom)
     # kpi_braces was rebuilt before kpi_broken failed; the rollback keeps the old table
     assert query("select one from audit.kpi_braces") == [(1,)]
+
+
+def test_an_incremental_run_out_of_memory_is_repeated_with_the_full_limit(settings, tmp_path, monkeypatch,
+                                                                          caplog):
+    land_core(settings)
+    run_transform(settings)
+    revise_lake(settings)
+    monkeypatch.setenv("GOALPOST_DUCKDB_INCREMENTAL_MEMORY_LIMIT", "1KB")     # nothing fits: DuckDB OOMs
+    with caplog.at_level("WARNING", logger="goalpost.transform"):
+        result = run_transform(settings, changed={"instagram": ["2026-03-01", "2026-03-02", "2026-03-04"]})
+    assert result["mode"] == "incremental"
+    assert any(r.getMessage().startswith("incremental run needs more than 1KB: repeating it with 1GB (")
+               for r in caplog.records)
+    full_settings = dataclasses.replace(settings, warehouse_path=tmp_path / "full.duckdb")
+    run_transform(full_settings)
+    assert export_all(settings, tmp_path / "incremental") == export_all(full_settings, tmp_path / "full")
+
+
+def test_a_bad_memory_limit_is_a_clear_error(settings, monkeypatch):
+    land_core(settings)
+    run_transform(settings)
+    monkeypatch.setenv("GOALPOST_DUCKDB_INCREMENTAL_MEMORY_LIMIT", "lots")
+    with pytest.raises(ValueError, match=r"^GOALPOST_DUCKDB_INCREMENTAL_MEMORY_LIMIT='lots': expected a size "
+                                         r"like '1GB' or '512MB'$"):
+        run_transform(settings, changed={"instagram": ["2026-03-01"]})
+
+
+def test_models_a_change_cannot_reach_are_left_unchanged(settings):
+    land_core(settings)
+    run_transform(settings)
+    revise_lake(settings)
+    modes = {m["model"]: m["mode"] for m in run_transform(settings, changed={"instagram": ["2026-03-04"]})["models"]}
+    assert modes["staging.stg_instagram__account_daily"] == "incremental"
+    assert modes["audit.kpi_daily_account"] == "incremental"
+    # instagram never landed leads; tiktok did not change: their staging and what reads only them stay as they are
+    assert modes["staging.stg_instagram__leads"] == "unchanged"
+    assert modes["staging.stg_tiktok__post"] == "unchanged"
+    assert modes["audit.kpi_daily_leads"] == "unchanged"
+
+
+def test_since_filtered_inputs_need_a_bound_and_a_reference(tmp_path):
+    (tmp_path / "staging").mkdir()
+    (tmp_path / "marts").mkdir()
+    (tmp_path / "marts" / "kpi_a.sql").write_text(
+        "-- incremental_key: platform, date\n"
+        "-- affected_keys: select platform, date from _changed\n"
+        "-- since_filtered_inputs: intermediate.int_x.date - 1\n"
+        "select 1 as platform, 2 as date\n")
+    with pytest.raises(TransformError, match=r"^kpi_a\.sql: since_filtered_inputs needs key_filtered_since "
+                                              r"\(the date to read from\)$"):
+        discover_models(tmp_path)
+    (tmp_path / "marts" / "kpi_a.sql").write_text(
+        "-- since_filtered_inputs: intermediate.int_x.date minus one\nselect 1 as a\n")
+    with pytest.raises(TransformError, match=r"^kpi_a\.sql: since_filtered_inputs item 'intermediate\.int_x\.date "
+                                              r"minus one' must read 'schema\.table\.column' or "
+                                              r"'schema\.table\.column - <days>'$"):
+        discover_models(tmp_path)
