@@ -1,6 +1,6 @@
 """Canonical entities: the one shape every connector lands, whatever the platform.
 
-Each entity has an explicit pyarrow schema. Connectors map platform payloads onto these
+Each entity has an explicit column list and pyarrow schema (``schema_for``). Connectors map platform payloads onto these
 columns; landing refuses a table that does not match (schema drift is an error, not a guess).
 ``schema_version`` is written into every row so staging can read old and new partitions.
 
@@ -11,7 +11,12 @@ so cross-platform rollups can say how they align (see DECISIONLOG.md). Timestamp
 
 from __future__ import annotations
 
-import pyarrow as pa
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 SCHEMA_VERSION = 1
 
@@ -28,128 +33,168 @@ PLATFORM_TIMEZONES = {
     "files": "UTC",
 }
 
-_TS = pa.timestamp("us", tz="UTC")
 
-_COMMON = [
-    pa.field("platform", pa.string(), nullable=False),
-    pa.field("account_id", pa.string(), nullable=False),
-]
-_VERSION = [pa.field("schema_version", pa.int16(), nullable=False)]
+@dataclass(frozen=True)
+class Column:
+    """One canonical column. ``type`` names an Arrow type (see ``ARROW_TYPES``); plain data, so a process
+    that only needs names and types (the DuckDB transform) does not load pyarrow (~70 MB RSS)."""
 
-
-def _schema(*fields: pa.Field) -> pa.Schema:
-    return pa.schema([*_COMMON, *fields, *_VERSION])
+    name: str
+    type: str
+    nullable: bool = True
 
 
-ENTITY_SCHEMAS: dict[str, pa.Schema] = {
+# type name -> (pyarrow type factory, DuckDB type)
+ARROW_TYPES: dict[str, tuple[str, str]] = {
+    "string": ("string", "varchar"),
+    "int64": ("int64", "bigint"),
+    "int16": ("int16", "smallint"),
+    "float64": ("float64", "double"),
+    "bool": ("bool_", "boolean"),
+    "date32": ("date32", "date"),
+    "timestamp": ("timestamp", "timestamptz"),        # microseconds, UTC
+}
+
+_COMMON = (Column("platform", "string", nullable=False), Column("account_id", "string", nullable=False))
+_VERSION = (Column("schema_version", "int16", nullable=False),)
+
+
+def _schema(*columns: Column) -> tuple[Column, ...]:
+    return (*_COMMON, *columns, *_VERSION)
+
+
+ENTITY_COLUMNS: dict[str, tuple[Column, ...]] = {
     # One row per account per native day.
     "account_daily": _schema(
-        pa.field("date", pa.date32(), nullable=False),
-        pa.field("report_timezone", pa.string(), nullable=False),
-        pa.field("followers", pa.int64()),          # followers at end of day
-        pa.field("impressions", pa.int64()),
-        pa.field("reach", pa.int64()),              # unique accounts reached that day (not additive)
-        pa.field("profile_views", pa.int64()),
-        pa.field("page_views", pa.int64()),
+        Column("date", "date32", nullable=False),
+        Column("report_timezone", "string", nullable=False),
+        Column("followers", "int64"),                     # followers at end of day
+        Column("impressions", "int64"),
+        Column("reach", "int64"),                         # unique accounts reached that day (not additive)
+        Column("profile_views", "int64"),
+        Column("page_views", "int64"),
     ),
     # One row per post (latest known attributes).
     "post": _schema(
-        pa.field("post_id", pa.string(), nullable=False),
-        pa.field("created_at", _TS, nullable=False),
-        pa.field("content_type", pa.string()),      # image | video | reel | story | carousel | text | link
-        pa.field("is_paid", pa.bool_()),
-        pa.field("campaign", pa.string()),          # utm_campaign / campaign name
-        pa.field("variant", pa.string()),           # A/B test variant label, when the post is part of a test
-        pa.field("partner_handle", pa.string()),    # influencer partnership tag
-        pa.field("author_type", pa.string()),       # brand | employee | ugc | partner
-        pa.field("caption", pa.string()),
+        Column("post_id", "string", nullable=False),
+        Column("created_at", "timestamp", nullable=False),
+        Column("content_type", "string"),                 # image | video | reel | story | carousel | text | link
+        Column("is_paid", "bool"),
+        Column("campaign", "string"),                     # utm_campaign / campaign name
+        Column("variant", "string"),                      # A/B test variant label, when the post is part of a test
+        Column("partner_handle", "string"),               # influencer partnership tag
+        Column("author_type", "string"),                  # brand | employee | ugc | partner
+        Column("caption", "string"),
     ),
     # One row per post per native day.
     "post_daily_metrics": _schema(
-        pa.field("post_id", pa.string(), nullable=False),
-        pa.field("date", pa.date32(), nullable=False),
-        pa.field("report_timezone", pa.string(), nullable=False),
-        pa.field("impressions", pa.int64()),
-        pa.field("reach", pa.int64()),
-        pa.field("likes", pa.int64()),
-        pa.field("comments", pa.int64()),
-        pa.field("shares", pa.int64()),
-        pa.field("saves", pa.int64()),
-        pa.field("clicks", pa.int64()),
-        pa.field("video_views", pa.int64()),
+        Column("post_id", "string", nullable=False),
+        Column("date", "date32", nullable=False),
+        Column("report_timezone", "string", nullable=False),
+        Column("impressions", "int64"),
+        Column("reach", "int64"),
+        Column("likes", "int64"),
+        Column("comments", "int64"),
+        Column("shares", "int64"),
+        Column("saves", "int64"),
+        Column("clicks", "int64"),
+        Column("video_views", "int64"),
     ),
     # Followers by one demographic dimension on one day.
     "audience_demographics": _schema(
-        pa.field("date", pa.date32(), nullable=False),
-        pa.field("dimension", pa.string(), nullable=False),   # age | gender | country
-        pa.field("value", pa.string(), nullable=False),
-        pa.field("followers", pa.int64()),
+        Column("date", "date32", nullable=False),
+        Column("dimension", "string", nullable=False),    # age | gender | country
+        Column("value", "string", nullable=False),
+        Column("followers", "int64"),
     ),
     # Brand and competitor mentions. account_id = the listening account (our brand's).
     "mentions": _schema(
-        pa.field("mention_id", pa.string(), nullable=False),
-        pa.field("created_at", _TS, nullable=False),
-        pa.field("brand", pa.string(), nullable=False),       # the brand mentioned (ours or a competitor)
-        pa.field("is_competitor", pa.bool_(), nullable=False),
-        pa.field("author_handle", pa.string()),
-        pa.field("author_followers", pa.int64()),
-        pa.field("sentiment", pa.string()),                   # positive | neutral | negative (from the export)
-        pa.field("is_ugc", pa.bool_()),
-        pa.field("hashtags", pa.string()),                    # space-separated, lowercase, without '#'
-        pa.field("text", pa.string()),
+        Column("mention_id", "string", nullable=False),
+        Column("created_at", "timestamp", nullable=False),
+        Column("brand", "string", nullable=False),        # the brand mentioned (ours or a competitor)
+        Column("is_competitor", "bool", nullable=False),
+        Column("author_handle", "string"),
+        Column("author_followers", "int64"),
+        Column("sentiment", "string"),                    # positive | neutral | negative (from the export)
+        Column("is_ugc", "bool"),
+        Column("hashtags", "string"),                     # space-separated, lowercase, without '#'
+        Column("text", "string"),
     ),
     # Messenger / inbox conversations.
     "support_conversations": _schema(
-        pa.field("conversation_id", pa.string(), nullable=False),
-        pa.field("opened_at", _TS, nullable=False),
-        pa.field("first_response_at", _TS),
-        pa.field("agent_id", pa.string()),
-        pa.field("csat_score", pa.int16()),                   # 1..5 when the customer answered the survey
+        Column("conversation_id", "string", nullable=False),
+        Column("opened_at", "timestamp", nullable=False),
+        Column("first_response_at", "timestamp"),
+        Column("agent_id", "string"),
+        Column("csat_score", "int16"),                    # 1..5 when the customer answered the survey
     ),
     # Web analytics report rows (GA4-style) by day x source/medium/campaign.
     "web_sessions": _schema(
-        pa.field("date", pa.date32(), nullable=False),
-        pa.field("report_timezone", pa.string(), nullable=False),
-        pa.field("source", pa.string(), nullable=False),
-        pa.field("medium", pa.string(), nullable=False),
-        pa.field("campaign", pa.string()),
-        pa.field("social_platform", pa.string()),             # network parsed from source/medium (null = not social)
-        pa.field("sessions", pa.int64()),
-        pa.field("engaged_sessions", pa.int64()),
-        pa.field("bounces", pa.int64()),
-        pa.field("conversions", pa.int64()),
-        pa.field("revenue", pa.float64()),
-        pa.field("signups", pa.int64()),
-        pa.field("new_customers", pa.int64()),
+        Column("date", "date32", nullable=False),
+        Column("report_timezone", "string", nullable=False),
+        Column("source", "string", nullable=False),
+        Column("medium", "string", nullable=False),
+        Column("campaign", "string"),
+        Column("social_platform", "string"),              # network parsed from source/medium (null = not social)
+        Column("sessions", "int64"),
+        Column("engaged_sessions", "int64"),
+        Column("bounces", "int64"),
+        Column("conversions", "int64"),
+        Column("revenue", "float64"),
+        Column("signups", "int64"),
+        Column("new_customers", "int64"),
     ),
     "ad_spend": _schema(
-        pa.field("date", pa.date32(), nullable=False),
-        pa.field("campaign", pa.string(), nullable=False),
-        pa.field("spend", pa.float64()),
-        pa.field("currency", pa.string()),
-        pa.field("impressions", pa.int64()),
-        pa.field("clicks", pa.int64()),
-        pa.field("acquisitions", pa.int64()),
+        Column("date", "date32", nullable=False),
+        Column("campaign", "string", nullable=False),
+        Column("spend", "float64"),
+        Column("currency", "string"),
+        Column("impressions", "int64"),
+        Column("clicks", "int64"),
+        Column("acquisitions", "int64"),
     ),
     "leads": _schema(
-        pa.field("date", pa.date32(), nullable=False),
-        pa.field("campaign", pa.string()),
-        pa.field("lead_type", pa.string(), nullable=False),   # lead_form | gated_download | webinar | newsletter | event_registration
-        pa.field("leads", pa.int64()),
+        Column("date", "date32", nullable=False),
+        Column("campaign", "string"),
+        Column("lead_type", "string", nullable=False),    # lead_form | gated_download | webinar | newsletter | event_registration
+        Column("leads", "int64"),
     ),
     "applications": _schema(
-        pa.field("date", pa.date32(), nullable=False),
-        pa.field("job_id", pa.string(), nullable=False),
-        pa.field("applications", pa.int64()),
-        pa.field("hires", pa.int64()),
+        Column("date", "date32", nullable=False),
+        Column("job_id", "string", nullable=False),
+        Column("applications", "int64"),
+        Column("hires", "int64"),
     ),
 }
 
-ENTITIES = tuple(ENTITY_SCHEMAS)
+ENTITIES = tuple(ENTITY_COLUMNS)
 
 
-def schema_for(entity: str) -> pa.Schema:
+def columns_for(entity: str) -> tuple[Column, ...]:
     try:
-        return ENTITY_SCHEMAS[entity]
+        return ENTITY_COLUMNS[entity]
     except KeyError:
         raise ValueError(f"unknown entity {entity!r}; known entities: {', '.join(ENTITIES)}") from None
+
+
+def duckdb_type(column: Column) -> str:
+    return ARROW_TYPES[column.type][1]
+
+
+@cache
+def schema_for(entity: str) -> pa.Schema:
+    """The entity's pyarrow schema (built on first use)."""
+    import pyarrow as pa
+
+    def arrow_type(name: str) -> pa.DataType:
+        factory = ARROW_TYPES[name][0]
+        return pa.timestamp("us", tz="UTC") if factory == "timestamp" else getattr(pa, factory)()
+
+    return pa.schema([pa.field(c.name, arrow_type(c.type), nullable=c.nullable) for c in columns_for(entity)])
+
+
+def __getattr__(name: str) -> Any:
+    # ENTITY_SCHEMAS (entity -> pyarrow schema) is built when first asked for, not at import
+    if name == "ENTITY_SCHEMAS":
+        return {entity: schema_for(entity) for entity in ENTITIES}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

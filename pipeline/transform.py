@@ -60,10 +60,8 @@ from typing import Any
 
 import duckdb
 import jinja2
-import pyarrow as pa
 
-from pipeline.metrics import load_metrics
-from pipeline.schemas import ENTITY_SCHEMAS, PLATFORM_TIMEZONES, PLATFORMS, schema_for
+from pipeline.schemas import ENTITY_COLUMNS, PLATFORM_TIMEZONES, PLATFORMS, columns_for, duckdb_type
 from pipeline.settings import Settings
 from pipeline.warehouse import transaction
 
@@ -91,10 +89,6 @@ _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 _TIMEZONE = re.compile(r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$")
 _REFERENCE = re.compile(r"\b(raw|staging|intermediate|audit)\.([a-z_][a-z0-9_]*)\b")
 _MEMORY_LIMIT = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
-_DUCKDB_TYPES = {
-    pa.string(): "varchar", pa.int64(): "bigint", pa.int16(): "smallint", pa.float64(): "double",
-    pa.bool_(): "boolean", pa.date32(): "date", pa.timestamp("us", tz="UTC"): "timestamptz",
-}
 
 
 class TransformError(RuntimeError):
@@ -152,7 +146,7 @@ def _literal(text: str) -> str:
 
 
 def _typed_columns(entity: str) -> list[str]:
-    return [f"cast({f.name} as {_DUCKDB_TYPES[f.type]}) as {f.name}" for f in ENTITY_SCHEMAS[entity]]
+    return [f"cast({c.name} as {duckdb_type(c)}) as {c.name}" for c in columns_for(entity)]
 
 
 def _raw_select(entity: str, files: list[Path] | str | None) -> str:
@@ -296,7 +290,7 @@ def staging_context(platform: str, entity: str) -> dict[str, str]:
 def union_staging(entity: str, variant: str | None = None) -> str:
     """``select * from staging.stg_<platform>__<entity>[__<variant>] union all by name ...`` over every platform
     landing ``entity`` (Jinja global for the ``int_*`` unions; a new platform needs no SQL)."""
-    if entity not in ENTITY_SCHEMAS:
+    if entity not in ENTITY_COLUMNS:
         raise ValueError(f"union_staging: unknown entity {entity!r}")
     suffix = f"__{variant}" if variant else ""
     relations = [f"staging.stg_{p}__{e}{suffix}" for p, e in raw_entities() if e == entity]
@@ -305,7 +299,7 @@ def union_staging(entity: str, variant: str | None = None) -> str:
 
 def value_columns(entity: str, key: list[str]) -> list[str]:
     """The canonical columns of ``entity`` that are not its key, platform, account or schema version."""
-    names = schema_for(entity).names
+    names = [c.name for c in columns_for(entity)]
     unknown = [c for c in key if c not in names]
     if unknown:
         raise ValueError(f"value_columns: {unknown} are not columns of {entity!r}")
@@ -371,7 +365,7 @@ def _templated_staging(sql_dir: Path, env: jinja2.Environment) -> list[Model]:
     unknown = []
     for path in sorted(folder.glob("*.sql")):
         entity, _, variant = path.stem.removeprefix(STAGING_TEMPLATE_PREFIX).partition("__")
-        if not path.stem.startswith(STAGING_TEMPLATE_PREFIX) or entity not in ENTITY_SCHEMAS \
+        if not path.stem.startswith(STAGING_TEMPLATE_PREFIX) or entity not in ENTITY_COLUMNS \
                 or (variant and not _IDENTIFIER.match(variant)):
             unknown.append(path.name)
         templates[(entity, variant)] = path
@@ -568,6 +562,8 @@ def _metric_comments(settings: Settings) -> dict[tuple[str, str], str]:
     if not settings.metrics_file.exists():
         return {}
     comments: dict[tuple[str, str], str] = {}
+    from pipeline.metrics import load_metrics    # pydantic + yaml: only when comments are written
+
     for metric in load_metrics(settings.metrics_file).metrics:
         # a ratio metric's own column (e.g. daily_er) carries the per-row value of the same formula
         column = metric.column or metric.name
@@ -583,7 +579,6 @@ def run_transform(settings: Settings, *, full_refresh: bool = False, changed: An
     started = time.perf_counter()
     models = discover_models(settings.sql_dir)
     changed_pairs = normalise_changed(changed) if changed is not None else set()
-    metric_comments = _metric_comments(settings)
     con = connect(settings)
     try:
         for schema in ("raw", "staging", "intermediate", "audit", "marts"):
@@ -594,7 +589,7 @@ def run_transform(settings: Settings, *, full_refresh: bool = False, changed: An
         if incremental:
             con.execute(f"set memory_limit = {_literal(incremental_memory_limit())}")
             try:
-                results = _build(con, settings, models, changed_pairs, metric_comments, incremental=True)
+                results = _build(con, settings, models, changed_pairs, incremental=True)
             except (TransformError, duckdb.OutOfMemoryException) as exc:
                 if not isinstance(exc, duckdb.OutOfMemoryException) \
                         and not isinstance(exc.__cause__, duckdb.OutOfMemoryException):
@@ -603,9 +598,9 @@ def run_transform(settings: Settings, *, full_refresh: bool = False, changed: An
                 log.warning("incremental run needs more than %s: repeating it with %s (%s)",
                             incremental_memory_limit(), memory_limit(), exc)
                 con.execute(f"set memory_limit = {_literal(memory_limit())}")
-                results = _build(con, settings, models, changed_pairs, metric_comments, incremental=True)
+                results = _build(con, settings, models, changed_pairs, incremental=True)
         else:
-            results = _build(con, settings, models, changed_pairs, metric_comments, incremental=False)
+            results = _build(con, settings, models, changed_pairs, incremental=False)
     finally:
         con.close()
     return {
@@ -617,8 +612,7 @@ def run_transform(settings: Settings, *, full_refresh: bool = False, changed: An
 
 
 def _build(con: duckdb.DuckDBPyConnection, settings: Settings, models: list[Model],
-           changed_pairs: set[tuple[str, dt.date]], metric_comments: Mapping[tuple[str, str], str], *,
-           incremental: bool) -> list[dict]:
+           changed_pairs: set[tuple[str, dt.date]], *, incremental: bool) -> list[dict]:
     """One transaction: raw views, the models, then the comments of every re-created relation."""
     with transaction(con):
         _create_raw_views(con, settings)
@@ -626,8 +620,10 @@ def _build(con: duckdb.DuckDBPyConnection, settings: Settings, models: list[Mode
             results = _run_incremental(con, settings, models, changed_pairs)
         else:
             results = _run_full(con, models)
-        # tables updated in place keep their comments; re-created ones need them again
-        recreated = {r["model"] for r in results if r["mode"] in ("full", "view")}
+        # tables updated in place and views kept as they stood keep their comments; re-created ones need them
+        recreated = {r["model"] for r in results if r["mode"] in ("full", "view") and not r.get("kept")}
+        if recreated:
+            metric_comments = _metric_comments(settings)
         for model in models:
             if model.relation in recreated:
                 _apply_comments(con, model, model.schema, metric_comments)
@@ -687,7 +683,7 @@ def _create_view(con: duckdb.DuckDBPyConnection, model: Model, started: float) -
     current = con.execute("select comment from duckdb_views() where schema_name = ? and view_name = ?",
                           [model.schema, model.name]).fetchall()
     if current and current[0][0] == _view_comment(model):
-        return _log(model, None, started, "view")
+        return {**_log(model, None, started, "view"), "kept": True}
     # drop a table of the same name left by an older layout; views are not counted (that would run them)
     if _table_exists(con, model.schema, model.name):
         con.execute(f"drop table {model.relation}")
