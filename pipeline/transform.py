@@ -149,8 +149,13 @@ def _typed_columns(entity: str) -> list[str]:
     return [f"cast({c.name} as {duckdb_type(c)}) as {c.name}" for c in columns_for(entity)]
 
 
-def _raw_select(entity: str, files: list[Path] | str | None) -> str:
-    """Select of the canonical columns + ``partition_date``; typed and empty when no file."""
+def _raw_select(entity: str, files: list[Path] | str | None, *, by_name: bool = False) -> str:
+    """Select of the canonical columns + ``partition_date``; typed and empty when no file.
+
+    Landing writes every file of an entity with the canonical schema, so the files are read by position of
+    the first file's schema (binding reads one footer). ``by_name`` (``union_by_name``) reads every footer
+    at each bind (~35 ms per 365 files, paid by every query through the view: 4 s of a W10M rebuild); it is
+    used only for a lake whose files differ, which DuckDB reports as a schema mismatch (``run_transform``)."""
     columns = _typed_columns(entity)
     if not files:
         nulls = [re.sub(r"^cast\(\w+ ", "cast(null ", c) for c in columns]
@@ -159,33 +164,82 @@ def _raw_select(entity: str, files: list[Path] | str | None) -> str:
         source = _literal(files)
     else:
         source = "[" + ", ".join(_literal(str(f)) for f in files) + "]"
-    return ("select " + ", ".join([*columns, "cast(dt as date) as partition_date"])
-            + f" from read_parquet({source}, hive_partitioning = true, union_by_name = true,"
+    scan = (f"read_parquet({source}, hive_partitioning = true, union_by_name = {str(by_name).lower()},"
             " hive_types = {'dt': date})")
+    if by_name:
+        # a canonical column none of the files has yet is NULL (typed by the empty side of the union)
+        nulls = ", ".join(f"cast(null as {duckdb_type(c)}) as {c.name}" for c in columns_for(entity))
+        scan = f"(select {nulls}, cast(null as date) as dt where false union all by name select * from {scan})"
+    return "select " + ", ".join([*columns, "cast(dt as date) as partition_date"]) + f" from {scan}"
 
 
-def _create_raw_views(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+BY_NAME_MARK = ", read by name"
+
+
+def _create_raw_views(con: duckdb.DuckDBPyConnection, settings: Settings, by_name: set[str]) -> None:
     """(Re)create the ``raw`` views whose definition changed; a view over a glob sees new files anyway.
 
-    Creating a view binds it, and binding ``union_by_name`` reads the footer of every file of the lake
-    (~50 ms per entity at W10M), so an unchanged view is kept; its comment records the definition."""
+    Creating a view binds it (reads a file footer), so an unchanged view is kept; its comment records the
+    definition. ``by_name``: raw relations whose files differ in schema (read with ``union_by_name``)."""
     con.execute("create schema if not exists raw")
     current = dict(con.execute("select view_name, comment from duckdb_views() "
                                "where schema_name = 'raw' and not internal").fetchall())
     for platform, entity in raw_entities():
+        relation = f"raw.{platform}__{entity}"
         folder = settings.raw_dir / f"platform={platform}" / f"entity={entity}"
         glob = str(folder / "dt=*" / "*.parquet") if _has_parquet(folder) else None
-        select = _raw_select(entity, glob)
+        select = _raw_select(entity, glob, by_name=relation in by_name)
         comment = (f"{platform} {entity} rows as landed in the lake "
-                   f"(definition {hashlib.sha256(select.encode()).hexdigest()[:16]})")
+                   f"(definition {hashlib.sha256(select.encode()).hexdigest()[:16]}"
+                   f"{BY_NAME_MARK if relation in by_name else ''})")
         if current.get(f"{platform}__{entity}") == comment:
             continue
-        con.execute(f"create or replace view raw.{platform}__{entity} as {select}")
-        con.execute(f"comment on view raw.{platform}__{entity} is {_literal(comment)}")
+        _create_raw_relation(con, f"create or replace view {relation} as", relation, entity, glob, by_name)
+        con.execute(f"comment on view {relation} is {_literal(comment)}")
+
+
+def _raw_views_read_by_name(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The raw views an earlier run had to read by name (mixed schemas): kept so until a full refresh."""
+    return {f"raw.{name}" for name, comment in con.execute(
+        "select view_name, comment from duckdb_views() where schema_name = 'raw' and not internal").fetchall()
+        if (comment or "").endswith(BY_NAME_MARK + ")")}
+
+
+_MISMATCH_FILE = re.compile(r"platform=([a-z0-9_]+)/entity=([a-z_]+)/dt=")
+
+
+class MixedSchemaError(TransformError):
+    """The files of a raw relation differ in schema: the run is repeated reading them by name."""
+
+    def __init__(self, relation: str, detail: str) -> None:
+        super().__init__(f"{relation}: files differ in schema ({detail})")
+        self.relation = relation
+
+
+def _create_raw_relation(con: duckdb.DuckDBPyConnection, ddl: str, relation: str, entity: str,
+                         files: list[Path] | str | None, by_name: set[str]) -> None:
+    """``<ddl> <select>`` over ``files``; a first file without a canonical column fails the bind: mixed schemas."""
+    try:
+        con.execute(f"{ddl} {_raw_select(entity, files, by_name=relation in by_name)}")
+    except duckdb.BinderException as exc:
+        raise MixedSchemaError(relation, str(exc)) from exc
+
+
+def _schema_mismatch(exc: BaseException) -> str | None:
+    """The raw relation whose files differ in schema ('*' when DuckDB's message names no lake file), or None."""
+    if isinstance(exc, MixedSchemaError):
+        return exc.relation
+    for error in (exc, exc.__cause__):
+        text = str(error or "")
+        if isinstance(error, duckdb.Error) and "schema mismatch" in text:
+            found = _MISMATCH_FILE.search(text)
+            return f"raw.{found.group(1)}__{found.group(2)}" if found else "*"
+    return None
 
 
 def _create_delta_raw_relations(con: duckdb.DuckDBPyConnection, settings: Settings,
-                                changed: set[tuple[str, dt.date]], read_by_views: set[str]) -> dict[str, str]:
+                                changed: set[tuple[str, dt.date]], read_by_views: set[str],
+                                by_name: set[str]) -> dict[str, str]:
     """Temp relations of only the changed partitions; returns raw relation -> delta relation name.
 
     Those read through views (the post-day fact) are tables, read from the lake once: every affected-keys
@@ -198,7 +252,8 @@ def _create_delta_raw_relations(con: duckdb.DuckDBPyConnection, settings: Settin
                        for f in (folder / f"dt={day.isoformat()}").glob("*.parquet"))
         relation = f"_delta_raw__{platform}__{entity}"
         kind = "table" if f"raw.{platform}__{entity}" in read_by_views and files else "view"
-        con.execute(f"create or replace temp {kind} {relation} as {_raw_select(entity, files)}")
+        _create_raw_relation(con, f"create or replace temp {kind} {relation} as", f"raw.{platform}__{entity}",
+                             entity, files, by_name)
         renames[f"raw.{platform}__{entity}"] = relation
     return renames
 
@@ -586,10 +641,14 @@ def run_transform(settings: Settings, *, full_refresh: bool = False, changed: An
         built = _built_with_current_layout(con, models)
         incremental = changed is not None and not full_refresh and built
         mode = "incremental" if incremental else "full"
+        # a full refresh tries the fast read of every raw view again (a re-landed lake may be uniform now)
+        by_name = set() if full_refresh else _raw_views_read_by_name(con)
         if incremental:
-            con.execute(f"set memory_limit = {_literal(incremental_memory_limit())}")
             try:
-                results = _build(con, settings, models, changed_pairs, incremental=True)
+                # inside the try: DuckDB refuses a limit below what it holds already (then: the full limit)
+                con.execute(f"set memory_limit = {_literal(incremental_memory_limit())}")
+                results = _build_reading_mixed_schemas_by_name(con, settings, models, changed_pairs,
+                                                               incremental=True, by_name=by_name)
             except (TransformError, duckdb.OutOfMemoryException) as exc:
                 if not isinstance(exc, duckdb.OutOfMemoryException) \
                         and not isinstance(exc.__cause__, duckdb.OutOfMemoryException):
@@ -598,9 +657,11 @@ def run_transform(settings: Settings, *, full_refresh: bool = False, changed: An
                 log.warning("incremental run needs more than %s: repeating it with %s (%s)",
                             incremental_memory_limit(), memory_limit(), exc)
                 con.execute(f"set memory_limit = {_literal(memory_limit())}")
-                results = _build(con, settings, models, changed_pairs, incremental=True)
+                results = _build_reading_mixed_schemas_by_name(con, settings, models, changed_pairs,
+                                                               incremental=True, by_name=by_name)
         else:
-            results = _build(con, settings, models, changed_pairs, incremental=False)
+            results = _build_reading_mixed_schemas_by_name(con, settings, models, changed_pairs,
+                                                           incremental=False, by_name=by_name)
     finally:
         con.close()
     return {
@@ -611,13 +672,32 @@ def run_transform(settings: Settings, *, full_refresh: bool = False, changed: An
     }
 
 
+def _build_reading_mixed_schemas_by_name(con: duckdb.DuckDBPyConnection, settings: Settings,
+                                         models: list[Model], changed_pairs: set[tuple[str, dt.date]], *,
+                                         incremental: bool, by_name: set[str]) -> list[dict]:
+    """``_build``, repeated (rolled back first) with ``union_by_name`` for a raw entity whose files DuckDB
+    finds to differ in schema (a lake part-way through a schema change): correct rows either way."""
+    while True:
+        try:
+            return _build(con, settings, models, changed_pairs, incremental=incremental, by_name=by_name)
+        except (TransformError, duckdb.Error) as exc:
+            relation = _schema_mismatch(exc)
+            if relation is None or relation in by_name or "*" in by_name:
+                raise
+            log.warning("files of %s differ in schema: repeating the run reading them by name (slower; a full "
+                        "refresh tries the fast read again) (%s)", relation, exc)
+            by_name.add(relation)
+            if relation == "*":
+                by_name.update(f"raw.{p}__{e}" for p, e in raw_entities())
+
+
 def _build(con: duckdb.DuckDBPyConnection, settings: Settings, models: list[Model],
-           changed_pairs: set[tuple[str, dt.date]], *, incremental: bool) -> list[dict]:
+           changed_pairs: set[tuple[str, dt.date]], *, incremental: bool, by_name: set[str]) -> list[dict]:
     """One transaction: raw views, the models, then the comments of every re-created relation."""
     with transaction(con):
-        _create_raw_views(con, settings)
+        _create_raw_views(con, settings, by_name)
         if incremental:
-            results = _run_incremental(con, settings, models, changed_pairs)
+            results = _run_incremental(con, settings, models, changed_pairs, by_name)
         else:
             results = _run_full(con, models)
         # tables updated in place and views kept as they stood keep their comments; re-created ones need them
@@ -678,8 +758,8 @@ def _view_comment(model: Model) -> str:
 
 
 def _create_view(con: duckdb.DuckDBPyConnection, model: Model, started: float) -> dict:
-    """Create the view unless it stands with the same definition: binding a view over the lake reads the
-    footer of every Parquet file (``union_by_name``), ~50 ms per platform at W10M, for nothing."""
+    """Create the view unless it stands with the same definition: binding a view over the lake globs its
+    files and reads a footer (every footer for a lake read by name), for nothing."""
     current = con.execute("select comment from duckdb_views() where schema_name = ? and view_name = ?",
                           [model.schema, model.name]).fetchall()
     if current and current[0][0] == _view_comment(model):
@@ -757,7 +837,7 @@ def _view_copies(con: duckdb.DuckDBPyConnection, models: list[Model], prefix: st
 
 
 def _bounded_inputs(con: duckdb.DuckDBPyConnection, settings: Settings, models: list[Model], model: Model,
-                    bound: dt.date) -> dict[str, str]:
+                    bound: dt.date, by_name: set[str]) -> dict[str, str]:
     """Key-filtered inputs that are views over the lake, re-pointed at the partitions ``dt >= bound``.
 
     Exact because those views keep ``partition_date`` and dedupe within one partition: a view over the
@@ -768,8 +848,8 @@ def _bounded_inputs(con: duckdb.DuckDBPyConnection, settings: Settings, models: 
     for relation in sorted(_raw_read_by_views(by_relation, model.key_filtered_inputs)):
         platform, entity = relation.removeprefix("raw.").split("__", 1)
         view = f"_bounded_raw__{platform}__{entity}"
-        con.execute(f"create or replace temp view {view} as "
-                    f"{_raw_select(entity, _lake_files(settings, platform, entity, bound))}")
+        _create_raw_relation(con, f"create or replace temp view {view} as", relation, entity,
+                             _lake_files(settings, platform, entity, bound), by_name)
         raw_views[relation] = view
     copies = _view_copies(con, models, "_bounded", raw_views)
     return {ref: copies.get(ref, ref) for ref in model.key_filtered_inputs}
@@ -816,14 +896,14 @@ def _reads_refreshed_tables(model: Model, by_relation: Mapping[str, Model], touc
 
 
 def _run_incremental(con: duckdb.DuckDBPyConnection, settings: Settings, models: list[Model],
-                     changed: set[tuple[str, dt.date]]) -> list[dict]:
+                     changed: set[tuple[str, dt.date]], by_name: set[str]) -> list[dict]:
     con.execute("create or replace temp table _changed (platform varchar, date date)")
     if changed:
         con.executemany("insert into _changed values (?, ?)", sorted(changed))
     touched = _touched_relations(con, settings, models, changed)
     by_relation = {m.relation: m for m in models}
     views = [m.relation for m in models if m.materialized == "view"]
-    renames = _create_delta_raw_relations(con, settings, changed, _raw_read_by_views(by_relation, views))
+    renames = _create_delta_raw_relations(con, settings, changed, _raw_read_by_views(by_relation, views), by_name)
     # Views over the lake (post-day staging) read only the changed partitions in affected_keys queries,
     # which by contract look only at changed partitions of such views (no lake rescan to find keys).
     delta_views = _view_copies(con, models, "_delta", renames)
@@ -871,7 +951,7 @@ def _run_incremental(con: duckdb.DuckDBPyConnection, settings: Settings, models:
             column = model.key_filtered_since[0]
             since = f" where _input.{column} >= date {_literal(bound.isoformat())}"
             if column == "partition_date":
-                inputs = _bounded_inputs(con, settings, models, model, bound)
+                inputs = _bounded_inputs(con, settings, models, model, bound, by_name)
         con.execute(f"delete from {model.relation} as t using {keys} as k "
                     f"where {_key_join('t', 'k', model.incremental_key)}")
         filtered = {ref: f"(select _input.* from {inputs[ref]} as _input semi join {keys} as k "
