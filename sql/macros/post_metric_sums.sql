@@ -1,16 +1,18 @@
 {#- post_metric_sums(): the per-post aggregates of the post-day fact, the same wherever a post's days are summed
-    (as landed, and over the deduplicated rows of a post with a repeated key). -#}
+    (as landed, and over the deduplicated rows of a post with a repeated key).
+    Counts stay BIGINT: DuckDB widens sum(bigint) to HUGEINT (int128), which many BI drivers and pandas read as a
+    float, and which it accumulates slower; the cast keeps int64 (an overflow is an error, never a wrap). -#}
 {% macro post_metric_sums() -%}
 any_value(report_timezone) as report_timezone,
         min(partition_date) as first_partition_date,
         max(partition_date) as last_partition_date,
-        sum(impressions) as impressions,
-        sum(reach) as reach,
-        sum(likes) as likes,
-        sum(comments) as comments,
-        sum(shares) as shares,
-        sum(saves) as saves,
-        sum(clicks) as clicks,
-        sum(video_views) as video_views,
-        sum(engagements) as engagements,
+        cast(sum(impressions) as bigint) as impressions,
+        cast(sum(reach) as bigint) as reach,
+        cast(sum(likes) as bigint) as likes,
+        cast(sum(comments) as bigint) as comments,
+        cast(sum(shares) as bigint) as shares,
+        cast(sum(saves) as bigint) as saves,
+        cast(sum(clicks) as bigint) as clicks,
+        cast(sum(video_views) as bigint) as video_views,
+        cast(sum(engagements) as bigint) as engagements,
 {%- endmacro %}

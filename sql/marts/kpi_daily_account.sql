@@ -50,11 +50,11 @@ activity_per_day as (
         account_id,
         date,
         any_value(report_timezone) as report_timezone,
-        sum(impressions) as post_impressions,
-        sum(reach) as post_reach,
-        sum(engagements) as engagements,
-        sum(clicks) as clicks,
-        sum(video_views) as video_views,
+        cast(sum(impressions) as bigint) as post_impressions,
+        cast(sum(reach) as bigint) as post_reach,
+        cast(sum(engagements) as bigint) as engagements,
+        cast(sum(clicks) as bigint) as clicks,
+        cast(sum(video_views) as bigint) as video_views,
     from post_days
     group by platform, account_id, date
 ),

@@ -15,7 +15,7 @@ create table audit.kpi_daily_account (
     platform varchar, account_id varchar, date date, report_timezone varchar,
     followers bigint, net_new_followers bigint, audience_growth_rate double,
     impressions bigint, reach bigint, profile_views bigint, posts bigint,
-    engagements hugeint, daily_er double
+    engagements bigint, daily_er double
 )
 """
 
