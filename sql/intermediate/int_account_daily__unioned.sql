@@ -1,7 +1,16 @@
 -- Account-days of every platform, conformed; each platform keeps its native day (report_timezone).
 -- File drops ('files', account '<network>.<account>') become rows of that network; when an API pull and
 -- a file drop both have an account-day, the API row wins. source_platform says where a row came from.
--- materialized: view
+-- A table, not a view: kpi_post, kpi_daily_account (twice) and their affected-keys queries read it, and the
+-- API-vs-file-drop pick is a window over every account-day.
+-- incremental_key: platform, date
+-- affected_keys: select platform, date from _changed where platform <> '{{ file_drop_platform }}'
+--     union
+--     select split_part(account_id, '.', 1) as platform, date from staging.stg_{{ file_drop_platform }}__account_daily
+--     where ('{{ file_drop_platform }}', partition_date) in (select platform, date from _changed)
+--     union
+--     select platform, date from intermediate.int_account_daily__unioned
+--     where (source_platform, partition_date) in (select platform, date from _changed)
 with unioned as (
     {{ union_staging('account_daily') }}
 ),

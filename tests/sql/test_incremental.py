@@ -200,3 +200,31 @@ def test_since_filtered_inputs_need_a_bound_and_a_reference(tmp_path):
                                               r"minus one' must read 'schema\.table\.column' or "
                                               r"'schema\.table\.column - <days>'$"):
         discover_models(tmp_path)
+
+
+def test_file_drop_account_days_incremental_equals_full(settings, query, tmp_path):
+    # int_account_daily__unioned is a table keyed by the conformed (platform, date): a file drop lands under
+    # platform 'files' as account 'linkedin.li1', and an API row of the same account-day wins over it.
+    land(settings, "linkedin", "account_daily", "2026-03-01", "li1", [dict(followers=500)])
+    land(settings, "files", "account_daily", "2026-03-01", "linkedin.li1", [dict(followers=999)])
+    land(settings, "files", "account_daily", "2026-03-02", "linkedin.li1", [dict(followers=510)])
+    run_transform(settings)
+    assert query("select date::varchar, followers, source_platform from intermediate.int_account_daily__unioned "
+                 "order by 1") == [("2026-03-01", 500, "linkedin"), ("2026-03-02", 510, "files")]
+    # the drop of 03-02 is replaced by a newer export, a 03-03 drop arrives, and the API pull of 03-01 is emptied:
+    # 03-01 falls back to the file drop's row
+    land(settings, "files", "account_daily", "2026-03-02", "linkedin.li1", [dict(followers=512)])
+    land(settings, "files", "account_daily", "2026-03-03", "linkedin.li1", [dict(followers=520)])
+    land(settings, "linkedin", "account_daily", "2026-03-01", "li1", [])
+    result = run_transform(settings, changed={"files": ["2026-03-02", "2026-03-03"], "linkedin": ["2026-03-01"]})
+    assert {m["model"]: m["mode"] for m in result["models"]}["intermediate.int_account_daily__unioned"] \
+        == "incremental"
+    assert query("select date::varchar, followers, source_platform from intermediate.int_account_daily__unioned "
+                 "order by 1") == [("2026-03-01", 999, "files"), ("2026-03-02", 512, "files"),
+                                   ("2026-03-03", 520, "files")]
+    # 03-02: 512 - 999 = -487 net new followers; 03-03: 520 - 512 = 8
+    assert query("select date::varchar, net_new_followers from audit.kpi_daily_account order by 1") == [
+        ("2026-03-01", None), ("2026-03-02", -487), ("2026-03-03", 8)]
+    full_settings = dataclasses.replace(settings, warehouse_path=tmp_path / "full.duckdb")
+    run_transform(full_settings)
+    assert export_all(settings, tmp_path / "incremental") == export_all(full_settings, tmp_path / "full")
