@@ -925,8 +925,10 @@ def _run_incremental(con: duckdb.DuckDBPyConnection, settings: Settings, models:
             result = _create_view(con, model, started)
             if model.relation in delta_views and model.schema == "staging":
                 # what this run re-read of the lake through the view: the rows of the changed partitions
-                result["delta_rows"] = con.execute(
-                    f"select count(*) from {delta_views[model.relation]}").fetchall()[0][0]
+                # (counted on the temp tables holding them, not by running the view's dedupe again)
+                result["delta_rows"] = sum(
+                    con.execute(f"select count(*) from {renames[raw]}").fetchall()[0][0]
+                    for raw in sorted(_raw_read_by_views(by_relation, [model.relation])))
             results.append(result)
             continue
         if model.relation not in touched:
