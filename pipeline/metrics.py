@@ -82,7 +82,7 @@ def load_metrics(path: Path) -> MetricsDictionary:
 @lru_cache(maxsize=8)
 def _load(path: Path, _mtime: int) -> MetricsDictionary:
     with open(path, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or {}
+        data = yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}   # libyaml when built
     dictionary = MetricsDictionary.model_validate(data)
     names = [m.name for m in dictionary.metrics]
     dupes = sorted({n for n in names if names.count(n) > 1})

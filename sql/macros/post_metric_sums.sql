@@ -14,5 +14,12 @@ any_value(report_timezone) as report_timezone,
         cast(sum(saves) as bigint) as saves,
         cast(sum(clicks) as bigint) as clicks,
         cast(sum(video_views) as bigint) as video_views,
-        cast(sum(engagements) as bigint) as engagements,
+        {{ engagements_of_sums() }} as engagements,
+{%- endmacro %}
+
+{#- engagements_of_sums(): the sum of the rows' engagements (likes + comments + shares + saves, a missing
+    counter as 0) taken from the four sums: the same number, one aggregate and a 10 M-row expression fewer. -#}
+{% macro engagements_of_sums() -%}
+(coalesce(cast(sum(likes) as bigint), 0) + coalesce(cast(sum(comments) as bigint), 0)
+            + coalesce(cast(sum(shares) as bigint), 0) + coalesce(cast(sum(saves) as bigint), 0))
 {%- endmacro %}

@@ -52,7 +52,7 @@ activity_per_day as (
         any_value(report_timezone) as report_timezone,
         cast(sum(impressions) as bigint) as post_impressions,
         cast(sum(reach) as bigint) as post_reach,
-        cast(sum(engagements) as bigint) as engagements,
+        {{ engagements_of_sums() }} as engagements,
         cast(sum(clicks) as bigint) as clicks,
         cast(sum(video_views) as bigint) as video_views,
     from post_days
