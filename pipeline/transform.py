@@ -34,7 +34,8 @@ Header directives (leading ``--`` comment lines of a model):
     --     date is inlined as a literal so DuckDB skips whole row groups by their min/max (zonemaps).
     -- since_filtered_inputs: schema.table.column [- N], ...  upstream relations an incremental run reads only
     --     from the key_filtered_since date on (N days earlier for a look-back such as the previous day): for
-    --     inputs a key reads beyond its own rows, which key filtering would cut (needs key_filtered_since)
+    --     inputs a key reads beyond its own rows, which key filtering would cut (needs key_filtered_since); also
+    --     for inputs whose rows cannot be matched to the model's key (e.g. file drops conformed to a network)
     -- materialized: view                       a view instead of a table (cheap unions; always current)
 A view over the lake (post-day staging) must dedupe within one ``partition_date`` and pass it through: an
 incremental run then reads it over only the changed partitions in ``affected_keys`` queries (which must
@@ -302,8 +303,9 @@ def _parse_header(model: Model) -> None:
         if not since:
             raise TransformError(f"{model.source}: key_filtered_since must read '<column> >= <query>'")
         model.key_filtered_since = (since.group(1), since.group(2))
-        if not model.key_filtered_inputs:
-            raise TransformError(f"{model.source}: key_filtered_since needs key_filtered_inputs")
+        if not model.key_filtered_inputs and not model.since_filtered_inputs:
+            raise TransformError(f"{model.source}: key_filtered_since needs key_filtered_inputs or "
+                                 f"since_filtered_inputs (the inputs it bounds)")
     if model.since_filtered_inputs and not model.key_filtered_since:
         raise TransformError(f"{model.source}: since_filtered_inputs needs key_filtered_since (the date to read from)")
     model.description = " ".join(description)
@@ -342,14 +344,21 @@ def staging_context(platform: str, entity: str) -> dict[str, str]:
     return {"platform": platform, "timezone": timezone, "file_drop_platform": FILE_DROP_PLATFORM}
 
 
+def staging_relations(entity: str, variant: str | None = None) -> list[str]:
+    """``staging.stg_<platform>__<entity>[__<variant>]`` of every platform landing ``entity`` (Jinja global,
+    e.g. for a header listing each of them)."""
+    if entity not in ENTITY_COLUMNS:
+        raise ValueError(f"unknown entity {entity!r}")
+    suffix = f"__{variant}" if variant else ""
+    return [f"staging.stg_{p}__{e}{suffix}" for p, e in raw_entities() if e == entity]
+
+
 def union_staging(entity: str, variant: str | None = None) -> str:
     """``select * from staging.stg_<platform>__<entity>[__<variant>] union all by name ...`` over every platform
     landing ``entity`` (Jinja global for the ``int_*`` unions; a new platform needs no SQL)."""
     if entity not in ENTITY_COLUMNS:
         raise ValueError(f"union_staging: unknown entity {entity!r}")
-    suffix = f"__{variant}" if variant else ""
-    relations = [f"staging.stg_{p}__{e}{suffix}" for p, e in raw_entities() if e == entity]
-    return "\n    union all by name\n    ".join(f"select * from {r}" for r in relations)
+    return "\n    union all by name\n    ".join(f"select * from {r}" for r in staging_relations(entity, variant))
 
 
 def value_columns(entity: str, key: list[str]) -> list[str]:
@@ -368,7 +377,7 @@ def jinja_environment(sql_dir: Path) -> jinja2.Environment:
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              autoescape=False, loader=jinja2.FileSystemLoader(str(sql_dir)),
                              bytecode_cache=jinja2.FileSystemBytecodeCache())
-    env.globals.update(union_staging=union_staging, value_columns=value_columns,
+    env.globals.update(union_staging=union_staging, staging_relations=staging_relations, value_columns=value_columns,
                        file_drop_platform=FILE_DROP_PLATFORM)
     for path in sorted((sql_dir / "macros").glob("*.sql")):
         try:

@@ -11,6 +11,8 @@
 --     union
 --     select platform, date from intermediate.int_account_daily__unioned
 --     where (source_platform, partition_date) in (select platform, date from _changed)
+-- key_filtered_since: date >= select min(date) from _affected
+-- since_filtered_inputs: {{ staging_relations('account_daily') | join('.date, ') }}.date
 with unioned as (
     {{ union_staging('account_daily') }}
 ),
