@@ -958,6 +958,9 @@ def _run_incremental(con: duckdb.DuckDBPyConnection, settings: Settings, models:
         else:
             _run_model_sql(con, model, _rename_refs(model.affected_keys, delta_views),
                            f"create or replace temp table {keys} as select distinct {key_cols} from ({{sql}})")
+        if not con.execute(f"select exists (select 1 from {keys})").fetchall()[0][0]:
+            results.append(_log(model, 0, started, "incremental"))    # the change touches none of its keys
+            continue
         bound = _key_filtered_since(con, model, keys)
         inputs = {ref: ref for ref in model.key_filtered_inputs}
         since = ""

@@ -1,15 +1,14 @@
 -- The post-day rows of the posts int_post_metrics__summed_as_landed flags (rows_landed > days_seen), one row per
 -- platform, account_id, post_id, date: re-pulled duplicates removed as in staging. Usually empty, and then the
 -- lake is not scanned (an empty semi-join side); small otherwise, so readers of the post-day fact never run the
--- dedupe window themselves.
+-- dedupe window themselves. An incremental run recomputes the flagged posts whose days cover a changed partition,
+-- flagged before the run or after it (the keys of a query reading a table refreshed in the run are taken both
+-- times, so a post whose repeat went away is recomputed too): usually none, and then the model is not touched.
 -- incremental_key: platform, account_id, post_id
--- affected_keys: select distinct platform, account_id, post_id from intermediate.int_post_daily_metrics__landed
---     where (platform, partition_date) in (select platform, date from _changed)
---     union
---     select stored.platform, stored.account_id, stored.post_id
---     from intermediate.int_post_metrics__summed_as_landed as stored
---     semi join _changed on _changed.platform = stored.platform
---         and _changed.date between stored.first_partition_date and stored.last_partition_date
+-- affected_keys: select platform, account_id, post_id from intermediate.int_post_metrics__summed_as_landed as current
+--     where rows_landed > days_seen
+--         and exists (select 1 from _changed where _changed.platform = current.platform
+--                     and _changed.date between current.first_partition_date and current.last_partition_date)
 -- key_filtered_inputs: intermediate.int_post_daily_metrics__landed
 -- key_filtered_since: partition_date >= select least(
 --         (select min(first_partition_date) from intermediate.int_post_metrics__summed_as_landed as stored

@@ -47,3 +47,44 @@ def test_a_post_longer_than_64_days_is_summed_once_per_day(settings, query):
     assert query("select rows_landed, days_with_metrics, likes from intermediate.int_post_metrics__lifetime") == [
         (4, 4, 4)]
     assert query("select count(*) from intermediate.int_post_daily_metrics__unioned") == [(4,)]
+
+
+def test_repeats_appearing_and_going_away_incrementally_equal_a_full_rebuild(settings, query, tmp_path):
+    # An incremental run recomputes a post's deduplicated rows when it is flagged (before or after the run) and its
+    # days cover a changed partition: checked against a full rebuild at every step.
+    import dataclasses
+
+    from .test_incremental import export_all
+
+    def likes(post_id: str) -> list[tuple]:
+        return query("select likes, days_with_metrics, rows_landed from intermediate.int_post_metrics__lifetime "
+                     "where post_id = ?", [post_id])
+
+    def same_as_full(step: str) -> None:
+        full = dataclasses.replace(settings, warehouse_path=tmp_path / f"full_{step}.duckdb")
+        run_transform(full)
+        assert export_all(settings, tmp_path / f"inc_{step}") == export_all(full, tmp_path / f"full_{step}")
+
+    for n in (1, 2, 3):
+        land(settings, "x", "post_daily_metrics", day(n), "x1", [dict(post_id="r1", likes=n, reach=1)])
+    run_transform(settings)
+    assert likes("r1") == [(1 + 2 + 3, 3, 3)]
+    # day 2 re-pulled with r1 twice (schema version 2 wins): r1 is flagged, its repeat deduplicated
+    land(settings, "x", "post_daily_metrics", day(2), "x1", [
+        dict(post_id="r1", likes=20, reach=1, schema_version=2), dict(post_id="r1", likes=99, reach=1)])
+    run_transform(settings, changed={"x": [day(2)]})
+    assert likes("r1") == [(1 + 20 + 3, 3, 4)]
+    same_as_full("repeat_added")
+    # day 3 revised: r1 is still flagged (its repeat is on day 2) and its deduplicated rows follow the revision
+    land(settings, "x", "post_daily_metrics", day(3), "x1", [dict(post_id="r1", likes=30, reach=1)])
+    run_transform(settings, changed={"x": [day(3)]})
+    assert likes("r1") == [(1 + 20 + 30, 3, 4)]
+    assert query("select date, likes from intermediate.int_post_daily_metrics__repeats_deduplicated order by 1") \
+        == [(dt.date.fromisoformat(day(n)), v) for n, v in ((1, 1), (2, 20), (3, 30))]
+    same_as_full("other_day_revised")
+    # day 2 re-pulled clean: r1 is no longer flagged, and its stored rows go
+    land(settings, "x", "post_daily_metrics", day(2), "x1", [dict(post_id="r1", likes=2, reach=1)])
+    run_transform(settings, changed={"x": [day(2)]})
+    assert likes("r1") == [(1 + 2 + 30, 3, 3)]
+    assert query("select count(*) from intermediate.int_post_daily_metrics__repeats_deduplicated") == [(0,)]
+    same_as_full("repeat_removed")
