@@ -2,10 +2,11 @@
 
 Steps: DuckDB floor (one scan + GROUP BY of every metric, stored) | full rebuild (`run_transform(full_refresh=True)`,
 all models, into a new warehouse file) | full refresh (the same on the existing file) | pandas and polars-lazy
-versions of the two core marts (kpi_post, kpi_daily_account) as an analyst writes them | incremental (the
-held-out new day lands + the 6 days before are revised) | checks: engines give equal tables, incremental == a
-full rebuild of the changed lake (ordered CSV bytes). Ratios use each step's work time, timed inside its
-process from the first read to the result stored (imports and interpreter start-up excluded).
+versions (bench/kpis_pandas.py, bench/kpis_polars.py) of every mart with data on this lake (MART_KEYS; the others
+are empty here) as an analyst writes them | incremental (the held-out new day lands + the 6 days before are
+revised) | checks: engines give equal tables, incremental == a full rebuild of the changed lake (ordered CSV
+bytes). Ratios use each step's work time, timed inside its process from the first read to the result stored
+(imports and interpreter start-up excluded).
 
     python bench/generate_w10m.py --out var/bench      # once
     python bench/bench_transform.py --root var/bench   # writes bench/results/transform.json
@@ -27,14 +28,34 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-CORE_KEYS = {"kpi_post": ["platform", "account_id", "post_id"],
-             "kpi_daily_account": ["platform", "account_id", "date"]}
-CORE_COLUMNS = {
-    "kpi_post": ["platform", "account_id", "post_id", "created_date", "impressions", "reach", "likes", "comments",
-                 "shares", "saves", "clicks", "engagements", "followers_at_post", "err", "post_er"],
-    "kpi_daily_account": ["platform", "account_id", "date", "followers", "net_new_followers", "impressions",
-                          "reach", "posts", "engagements", "post_reach", "daily_er", "err"],
+# The marts with rows on the W10M lake (kpi_ab_test and the marts of entities it lacks are empty): their key
+# and the values every engine exports and the checks compare.
+MART_KEYS = {
+    "kpi_post": ["platform", "account_id", "post_id"],
+    "kpi_daily_account": ["platform", "account_id", "date"],
+    "kpi_period_account": ["period", "period_start", "platform", "account_id"],
+    "kpi_period_content": ["period", "period_start", "platform", "content_type", "paid_status"],
+    "kpi_period_campaign": ["period", "period_start", "platform", "campaign"],
+    "kpi_best_time_to_post": ["platform", "weekday", "hour"],
+    "kpi_monthly_author_type": ["month_start", "platform", "author_type", "partner_handle"],
 }
+MART_VALUES = {
+    "kpi_post": ["created_date", "impressions", "reach", "likes", "comments", "shares", "saves", "clicks",
+                 "engagements", "followers_at_post", "err", "post_er"],
+    "kpi_daily_account": ["followers", "net_new_followers", "impressions", "reach", "posts", "engagements",
+                          "post_reach", "daily_er", "err"],
+    "kpi_period_account": ["days", "followers_start", "followers_end", "net_new_followers", "audience_growth_rate",
+                           "impressions", "reach_upper_bound", "profile_views", "posts", "engagements",
+                           "post_reach", "post_impressions", "clicks", "err", "er_by_followers", "ctr"],
+    "kpi_period_content": ["posts", "impressions", "reach_upper_bound", "engagements", "clicks",
+                           "err_mean_of_posts", "err_ratio_of_sums", "post_er_mean", "ctr"],
+    "kpi_period_campaign": ["posts", "paid_posts", "impressions", "reach_upper_bound", "engagements", "clicks",
+                            "err_mean_of_posts", "err_ratio_of_sums", "ctr"],
+    "kpi_best_time_to_post": ["posts", "engagements", "reach", "engagements_per_post", "err_ratio_of_sums"],
+    "kpi_monthly_author_type": ["posts", "impressions", "reach_upper_bound", "engagements", "reshares", "clicks",
+                                "campaign_spend", "err_ratio_of_sums", "ctr", "cost_per_engagement"],
+}
+MART_COLUMNS = {table: keys + MART_VALUES[table] for table, keys in MART_KEYS.items()}
 TIMEZONES = {"instagram": "America/Los_Angeles", "facebook": "America/Los_Angeles", "tiktok": "UTC",
              "linkedin": "UTC", "x": "UTC"}
 
@@ -74,7 +95,7 @@ def step_full(root: Path) -> dict:
     started = time.perf_counter()
     result = run_transform(settings, full_refresh=True)
     seconds = time.perf_counter() - started
-    export_core(settings, root / "out" / "duckdb")      # for the equality check; not timed
+    export_marts(settings, root / "out" / "duckdb")      # for the equality check; not timed
     return {"seconds_work": seconds, "models": len(result["models"])}
 
 
@@ -86,12 +107,12 @@ def step_full_refresh(root: Path) -> dict:
     return {"seconds_work": time.perf_counter() - started}
 
 
-def export_core(settings, folder: Path) -> None:
+def export_marts(settings, folder: Path) -> None:
     from pipeline.transform import connect
     folder.mkdir(parents=True, exist_ok=True)
     con = connect(settings)
     try:
-        for table, columns in CORE_COLUMNS.items():
+        for table, columns in MART_COLUMNS.items():
             con.execute(f"copy (select {', '.join(columns)} from audit.{table} order by all) "
                         f"to '{folder / table}.parquet'")
     finally:
@@ -99,108 +120,47 @@ def export_core(settings, folder: Path) -> None:
 
 
 def step_pandas(root: Path) -> dict:
-    import numpy as np
     import pandas as pd
     import pyarrow.dataset as ds
+    from bench.kpis_pandas import kpi_marts
+    from pipeline.schemas import schema_for
 
     started = time.perf_counter()
 
     def read(entity: str) -> pd.DataFrame:
+        # typed by the canonical schema, so an entity with no file (ad_spend here) is an empty frame
         files = sorted(glob.glob(raw_glob(root, entity)))
-        return ds.dataset(files, format="parquet").to_table().to_pandas().drop_duplicates()
+        return ds.dataset(files, schema=schema_for(entity), format="parquet").to_table().to_pandas().drop_duplicates()
 
-    metrics, posts, accounts = read("post_daily_metrics"), read("post"), read("account_daily")
-    metrics["engagements"] = metrics[["likes", "comments", "shares", "saves"]].fillna(0).sum(axis=1)
-    accounts["date"] = pd.to_datetime(accounts["date"])
-    metrics["date"] = pd.to_datetime(metrics["date"])
-    posts["created_date"] = pd.NaT
-    for platform, zone in TIMEZONES.items():
-        mask = posts["platform"] == platform
-        posts.loc[mask, "created_date"] = posts.loc[mask, "created_at"].dt.tz_convert(zone).dt.tz_localize(None).dt.normalize()
-    posts["created_date"] = pd.to_datetime(posts["created_date"])
-    sums = ["impressions", "reach", "likes", "comments", "shares", "saves", "clicks", "engagements"]
-    lifetime = metrics.groupby(["platform", "account_id", "post_id"], as_index=False)[sums].sum()
-    post = posts[["platform", "account_id", "post_id", "created_date"]].merge(
-        lifetime, on=["platform", "account_id", "post_id"], how="left")
-    post = post.merge(accounts[["platform", "account_id", "date", "followers"]].rename(
-        columns={"date": "created_date", "followers": "followers_at_post"}),
-        on=["platform", "account_id", "created_date"], how="left")
-    post["err"] = post["engagements"] * 100.0 / post["reach"].replace(0, np.nan)
-    post["post_er"] = post["engagements"] * 100.0 / post["followers_at_post"].replace(0, np.nan)
-
-    day = metrics.groupby(["platform", "account_id", "date"], as_index=False).agg(
-        engagements=("engagements", "sum"), post_reach=("reach", "sum"))
-    per_day = posts.groupby(["platform", "account_id", "created_date"], as_index=False).size().rename(
-        columns={"created_date": "date", "size": "posts"})
-    daily = accounts[["platform", "account_id", "date", "followers", "impressions", "reach"]].copy()
-    daily = daily.sort_values(["platform", "account_id", "date"])
-    previous = daily[["platform", "account_id", "date", "followers"]].copy()
-    previous["date"] = previous["date"] + pd.Timedelta(days=1)
-    daily = daily.merge(previous.rename(columns={"followers": "previous"}), on=["platform", "account_id", "date"],
-                        how="left")
-    daily["net_new_followers"] = daily["followers"] - daily["previous"]
-    keys = ["platform", "account_id", "date"]
-    spine = pd.concat([daily[keys], day[keys], per_day[keys]]).drop_duplicates()
-    daily = spine.merge(daily, on=keys, how="left").merge(day, on=keys, how="left").merge(per_day, on=keys, how="left")
-    daily[["posts", "engagements", "post_reach"]] = daily[["posts", "engagements", "post_reach"]].fillna(0)
-    daily["daily_er"] = daily["engagements"] * 100.0 / daily["followers"].replace(0, np.nan)
-    daily["err"] = daily["engagements"] * 100.0 / daily["post_reach"].replace(0, np.nan)
+    marts = kpi_marts(read, TIMEZONES)
     out = root / "out" / "pandas"
     out.mkdir(parents=True, exist_ok=True)
-    post[CORE_COLUMNS["kpi_post"]].to_parquet(out / "kpi_post.parquet")
-    daily[CORE_COLUMNS["kpi_daily_account"]].to_parquet(out / "kpi_daily_account.parquet")
-    return {"posts": len(post), "account_days": len(daily), "seconds_work": time.perf_counter() - started}
+    for table, columns in MART_COLUMNS.items():
+        marts[table][columns].to_parquet(out / f"{table}.parquet")
+    return {"posts": len(marts["kpi_post"]), "account_days": len(marts["kpi_daily_account"]),
+            "seconds_work": time.perf_counter() - started}
 
 
 def step_polars(root: Path) -> dict:
     import polars as pl
+    from bench.kpis_polars import kpi_marts
+    from pipeline.schemas import schema_for
 
     started = time.perf_counter()
 
     def scan(entity: str) -> pl.LazyFrame:
-        return pl.scan_parquet(raw_glob(root, entity), hive_partitioning=False).unique()
+        # typed by the canonical schema, so an entity with no file (ad_spend here) is an empty frame
+        schema = pl.from_arrow(schema_for(entity).empty_table()).schema
+        return pl.scan_parquet(raw_glob(root, entity), schema=schema, hive_partitioning=False).unique()
 
-    metrics, posts, accounts = scan("post_daily_metrics"), scan("post"), scan("account_daily")
-    metrics = metrics.with_columns(engagements=pl.sum_horizontal(
-        [pl.col(c).fill_null(0) for c in ("likes", "comments", "shares", "saves")]))
-    native = pl.lit(None, dtype=pl.Date)
-    for platform, zone in TIMEZONES.items():
-        native = pl.when(pl.col("platform") == platform).then(
-            pl.col("created_at").dt.convert_time_zone(zone).dt.date()).otherwise(native)
-    posts = posts.with_columns(created_date=native)
-    sums = ["impressions", "reach", "likes", "comments", "shares", "saves", "clicks", "engagements"]
-    lifetime = metrics.group_by(["platform", "account_id", "post_id"]).agg([pl.col(c).sum() for c in sums])
-    followers = accounts.select(["platform", "account_id", pl.col("date").alias("created_date"),
-                                 pl.col("followers").alias("followers_at_post")])
-    post = (posts.select(["platform", "account_id", "post_id", "created_date"])
-            .join(lifetime, on=["platform", "account_id", "post_id"], how="left")
-            .join(followers, on=["platform", "account_id", "created_date"], how="left")
-            .with_columns(err=pl.col("engagements") * 100.0 / pl.when(pl.col("reach") != 0).then(pl.col("reach")),
-                          post_er=pl.col("engagements") * 100.0
-                          / pl.when(pl.col("followers_at_post") != 0).then(pl.col("followers_at_post"))))
-    keys = ["platform", "account_id", "date"]
-    day = metrics.group_by(keys).agg(pl.col("engagements").sum(), pl.col("reach").sum().alias("post_reach"))
-    per_day = posts.group_by(["platform", "account_id", "created_date"]).agg(pl.len().alias("posts")).rename(
-        {"created_date": "date"}).with_columns(pl.col("posts").cast(pl.Int64))
-    previous = accounts.select(["platform", "account_id", (pl.col("date") + pl.duration(days=1)).alias("date"),
-                                pl.col("followers").alias("previous")])
-    base = accounts.select(keys + ["followers", "impressions", "reach"]).join(previous, on=keys, how="left")
-    spine = pl.concat([base.select(keys), day.select(keys), per_day.select(keys)]).unique()
-    daily = (spine.join(base, on=keys, how="left").join(day, on=keys, how="left").join(per_day, on=keys, how="left")
-             .with_columns(pl.col("posts").fill_null(0), pl.col("engagements").fill_null(0),
-                           pl.col("post_reach").fill_null(0),
-                           net_new_followers=pl.col("followers") - pl.col("previous"))
-             .with_columns(daily_er=pl.col("engagements") * 100.0
-                           / pl.when(pl.col("followers") != 0).then(pl.col("followers")),
-                           err=pl.col("engagements") * 100.0
-                           / pl.when(pl.col("post_reach") != 0).then(pl.col("post_reach"))))
+    marts = kpi_marts(scan, TIMEZONES)
     out = root / "out" / "polars"
     out.mkdir(parents=True, exist_ok=True)
-    post_frame, daily_frame = pl.collect_all([post.select(CORE_COLUMNS["kpi_post"]),
-                                              daily.select(CORE_COLUMNS["kpi_daily_account"])])
-    post_frame.write_parquet(out / "kpi_post.parquet")
-    daily_frame.write_parquet(out / "kpi_daily_account.parquet")
-    return {"posts": post_frame.height, "account_days": daily_frame.height,
+    # one collect: the plans share their scans and joins
+    frames = dict(zip(MART_COLUMNS, pl.collect_all([marts[t].select(c) for t, c in MART_COLUMNS.items()])))
+    for table, frame in frames.items():
+        frame.write_parquet(out / f"{table}.parquet")
+    return {"posts": frames["kpi_post"].height, "account_days": frames["kpi_daily_account"].height,
             "seconds_work": time.perf_counter() - started}
 
 
@@ -260,20 +220,27 @@ def step_rebuild_changed(root: Path) -> dict:
 
 # ---------------------------------------------------------------- checks (parent process)
 
-def compare_core(root: Path, engine: str) -> list[str]:
+def compare_marts(root: Path, engine: str) -> list[str]:
+    """Every exported mart against DuckDB's: the same row count, each key on both sides (NULL-safe join), numbers
+    equal within 1e-9 relative, other values (dates, strings) exact once cast to DuckDB's type."""
     import duckdb
+    numeric = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+               "UBIGINT", "FLOAT", "DOUBLE"}
     problems = []
     con = duckdb.connect()
-    for table, keys in CORE_KEYS.items():
+    for table, keys in MART_KEYS.items():
         ours, theirs = root / "out" / "duckdb" / f"{table}.parquet", root / "out" / engine / f"{table}.parquet"
-        values = [c for c in CORE_COLUMNS[table] if c not in keys]
-        join = " and ".join(f"a.{k} = b.{k}" for k in keys)
+        types = dict(con.execute(f"select column_name, column_type from (describe from '{ours}')").fetchall())
+        join = " and ".join(f"a.{k} is not distinct from b.{k}::{types[k]}" for k in keys)
         diffs = " or ".join(
             f"abs(coalesce(a.{c}::double, -1) - coalesce(b.{c}::double, -1)) > 1e-9 * greatest(1, abs(a.{c}::double))"
-            if c not in ("created_date", "date") else f"a.{c}::date is distinct from b.{c}::date" for c in values)
+            if types[c] in numeric or types[c].startswith("DECIMAL") else f"a.{c} is distinct from b.{c}::{types[c]}"
+            for c in MART_VALUES[table])
         count_a, count_b = (con.execute(f"select count(*) from '{p}'").fetchall()[0][0] for p in (ours, theirs))
-        bad = con.execute(f"select count(*) from '{ours}' a full join '{theirs}' b on {join} "
-                          f"where a.{keys[0]} is null or b.{keys[0]} is null or {diffs}").fetchall()[0][0]
+        # the marker, not a key column, tells a row missing on one side (key columns may be NULL)
+        bad = con.execute(f"select count(*) from (select *, true as found from '{ours}') a "
+                          f"full join (select *, true as found from '{theirs}') b on {join} "
+                          f"where a.found is null or b.found is null or {diffs}").fetchall()[0][0]
         if bad or count_a != count_b:
             problems.append(f"{engine} {table}: {bad} differing rows ({count_a} vs {count_b})")
     return problems
@@ -341,7 +308,7 @@ def main() -> None:
     results["incremental"] = run_step(root, "incremental", "--changed", json.dumps(change["changed"]))
     results["rebuild_changed"] = run_step(root, "rebuild_changed")
     run_step(root, "reset")
-    problems = compare_core(root, "pandas") + compare_core(root, "polars") + compare_warehouses(root)
+    problems = compare_marts(root, "pandas") + compare_marts(root, "polars") + compare_warehouses(root)
     # Ratios use each step's work time (first read to result stored, timed inside its process): interpreter
     # start and imports (0.2-0.6 s, more for pandas) are not KPI work. Process wall times are in the results too.
     # "full" builds a new warehouse file (creating the lake views included): the conservative figure the

@@ -1,0 +1,159 @@
+"""The W10M KPI marts in pandas, as an analyst writes them (merge + groupby, vectorised), from the raw lake:
+kpi_post, kpi_daily_account and the rollups with data on that lake (kpi_period_account, kpi_period_content,
+kpi_period_campaign, kpi_best_time_to_post, kpi_monthly_author_type), by the definitions of sql/marts/."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+POST_SUMS = ["impressions", "reach", "likes", "comments", "shares", "saves", "clicks", "engagements"]
+
+
+def per_cent(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
+    """numerator / denominator x 100; NULL (NaN) when the denominator is 0 or unknown, as nullif() in the SQL."""
+    return numerator * 100.0 / denominator.replace(0, np.nan)
+
+
+def month_start(day: pd.Series) -> pd.Series:
+    return day - pd.to_timedelta(day.dt.day - 1, unit="D")
+
+
+def weekly_and_monthly(frame: pd.DataFrame, day: str) -> pd.DataFrame:
+    """Every row twice: in its ISO week (starting Monday) and in its calendar month (macro weekly_and_monthly)."""
+    week = frame.assign(period="week", period_start=frame[day] - pd.to_timedelta(frame[day].dt.weekday, unit="D"))
+    return pd.concat([week, frame.assign(period="month", period_start=month_start(frame[day]))], ignore_index=True)
+
+
+def kpi_marts(read: Callable[[str], pd.DataFrame], timezones: dict[str, str]) -> dict[str, pd.DataFrame]:
+    metrics, accounts, posts = read("post_daily_metrics"), read("account_daily"), native_posts(read("post"), timezones)
+    metrics["engagements"] = metrics[["likes", "comments", "shares", "saves"]].fillna(0).sum(axis=1)
+    accounts["date"] = pd.to_datetime(accounts["date"])
+    metrics["date"] = pd.to_datetime(metrics["date"])
+    post = kpi_post(metrics, posts, accounts)
+    daily = kpi_daily_account(metrics, posts, accounts)
+    dated = post[post["created_date"].notna()]
+    return {"kpi_post": post, "kpi_daily_account": daily, "kpi_period_account": kpi_period_account(daily),
+            "kpi_period_content": kpi_period_content(dated), "kpi_period_campaign": kpi_period_campaign(dated),
+            "kpi_best_time_to_post": kpi_best_time_to_post(post),
+            "kpi_monthly_author_type": kpi_monthly_author_type(dated, read("ad_spend"))}
+
+
+def native_posts(posts: pd.DataFrame, timezones: dict[str, str]) -> pd.DataFrame:
+    """Posts with their creation time and day in the platform's native zone, cleaned as the staging models and
+    defaulted as kpi_post do."""
+    posts["created_local"] = pd.concat([
+        posts.loc[posts["platform"] == platform, "created_at"].dt.tz_convert(zone).dt.tz_localize(None)
+        for platform, zone in timezones.items()])
+    posts["created_date"] = posts["created_local"].dt.normalize()
+    posts["content_type"] = posts["content_type"].str.strip().str.lower().fillna("unknown")
+    posts["campaign"] = posts["campaign"].str.strip().replace("", np.nan)
+    posts["author_type"] = posts["author_type"].str.strip().str.lower().fillna("brand")
+    posts["is_paid"] = posts["is_paid"].fillna(False).astype(bool)
+    posts["paid_status"] = np.where(posts["is_paid"], "paid", "organic")
+    return posts
+
+
+def kpi_post(metrics: pd.DataFrame, posts: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
+    lifetime = metrics.groupby(["platform", "account_id", "post_id"], as_index=False)[POST_SUMS].sum()
+    attributes = ["platform", "account_id", "post_id", "created_at", "created_local", "created_date", "content_type",
+                  "is_paid", "paid_status", "campaign", "partner_handle", "author_type"]
+    post = posts[attributes].merge(lifetime, on=["platform", "account_id", "post_id"], how="left")
+    post = post.merge(accounts[["platform", "account_id", "date", "followers"]].rename(
+        columns={"date": "created_date", "followers": "followers_at_post"}),
+        on=["platform", "account_id", "created_date"], how="left")
+    post["err"] = per_cent(post["engagements"], post["reach"])
+    post["post_er"] = per_cent(post["engagements"], post["followers_at_post"])
+    return post
+
+
+def kpi_daily_account(metrics: pd.DataFrame, posts: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
+    keys = ["platform", "account_id", "date"]
+    day = metrics.groupby(keys, as_index=False).agg(
+        engagements=("engagements", "sum"), post_reach=("reach", "sum"), post_impressions=("impressions", "sum"),
+        clicks=("clicks", "sum"))
+    per_day = posts.groupby(["platform", "account_id", "created_date"], as_index=False).size().rename(
+        columns={"created_date": "date", "size": "posts"})
+    daily = accounts[keys + ["followers", "impressions", "reach", "profile_views"]]
+    previous = daily[keys + ["followers"]].rename(columns={"followers": "followers_previous_day"})
+    previous["date"] = previous["date"] + pd.Timedelta(days=1)
+    daily = daily.merge(previous, on=keys, how="left")
+    daily["net_new_followers"] = daily["followers"] - daily["followers_previous_day"]
+    spine = pd.concat([daily[keys], day[keys], per_day[keys]]).drop_duplicates()
+    daily = spine.merge(daily, on=keys, how="left").merge(day, on=keys, how="left").merge(per_day, on=keys, how="left")
+    activity = ["posts", "engagements", "post_reach", "post_impressions", "clicks"]
+    daily[activity] = daily[activity].fillna(0)
+    daily["daily_er"] = per_cent(daily["engagements"], daily["followers"])
+    daily["err"] = per_cent(daily["engagements"], daily["post_reach"])
+    return daily
+
+
+def kpi_period_account(daily: pd.DataFrame) -> pd.DataFrame:
+    keys = ["period", "period_start", "platform", "account_id"]
+    # first/last below follow this order (groupby keeps the row order within a group)
+    groups = weekly_and_monthly(daily, "date").sort_values(keys + ["date"]).groupby(keys)
+    # min_count=1: a sum over no value is NULL, as in SQL (a month of posts only, before the first account-day)
+    rolled = groups[["impressions", "reach", "profile_views", "posts", "engagements", "post_reach",
+                     "post_impressions", "clicks"]].sum(min_count=1).rename(columns={"reach": "reach_upper_bound"})
+    rolled["days"] = groups.size()
+    # the day before the period, else the first known followers in it
+    rolled["followers_start"] = groups["followers_previous_day"].first(skipna=False).fillna(groups["followers"].first())
+    rolled["followers_end"] = groups["followers"].last()
+    rolled = rolled.reset_index()
+    rolled["net_new_followers"] = rolled["followers_end"] - rolled["followers_start"]
+    rolled["audience_growth_rate"] = per_cent(rolled["net_new_followers"], rolled["followers_start"])
+    rolled["err"] = per_cent(rolled["engagements"], rolled["post_reach"])
+    rolled["er_by_followers"] = per_cent(rolled["engagements"], rolled["followers_end"])
+    rolled["ctr"] = per_cent(rolled["clicks"], rolled["post_impressions"])
+    return rolled
+
+
+def post_rollup(posts: pd.DataFrame, keys: list[str], **extra: tuple[str, str]) -> pd.DataFrame:
+    """The sums and ratios every post rollup has, plus `extra` named aggregations."""
+    rolled = posts.groupby(keys, as_index=False).agg(
+        posts=("post_id", "size"), impressions=("impressions", "sum"), reach_upper_bound=("reach", "sum"),
+        engagements=("engagements", "sum"), clicks=("clicks", "sum"), **extra)
+    rolled["err_ratio_of_sums"] = per_cent(rolled["engagements"], rolled["reach_upper_bound"])
+    rolled["ctr"] = per_cent(rolled["clicks"], rolled["impressions"])
+    return rolled
+
+
+def kpi_period_content(posts: pd.DataFrame) -> pd.DataFrame:
+    # mean skips NaN: posts with zero reach (or unknown followers) are left out, as avg() in SQL
+    return post_rollup(weekly_and_monthly(posts, "created_date"),
+                       ["period", "period_start", "platform", "content_type", "paid_status"],
+                       err_mean_of_posts=("err", "mean"), post_er_mean=("post_er", "mean"))
+
+
+def kpi_period_campaign(posts: pd.DataFrame) -> pd.DataFrame:
+    posts = posts.assign(campaign=posts["campaign"].fillna("(none)"))
+    return post_rollup(weekly_and_monthly(posts, "created_date"), ["period", "period_start", "platform", "campaign"],
+                       paid_posts=("is_paid", "sum"), err_mean_of_posts=("err", "mean"))
+
+
+def kpi_best_time_to_post(post: pd.DataFrame) -> pd.DataFrame:
+    posts = post[post["created_at"].notna()]
+    posts = posts.assign(weekday=posts["created_local"].dt.weekday + 1, hour=posts["created_local"].dt.hour)
+    rolled = posts.groupby(["platform", "weekday", "hour"], as_index=False).agg(
+        posts=("post_id", "size"), engagements=("engagements", "sum"), reach=("reach", "sum"))
+    rolled["engagements_per_post"] = rolled["engagements"] / rolled["posts"]
+    rolled["err_ratio_of_sums"] = per_cent(rolled["engagements"], rolled["reach"])
+    return rolled
+
+
+def kpi_monthly_author_type(posts: pd.DataFrame, spend: pd.DataFrame) -> pd.DataFrame:
+    keys = ["month_start", "platform", "author_type", "partner_handle"]
+    posts = posts.assign(month_start=month_start(posts["created_date"]),
+                         partner_handle=posts["partner_handle"].fillna(""))
+    rolled = post_rollup(posts, keys, reshares=("shares", "sum"))
+    # partner rows: the spend of every distinct campaign their posts carry (min_count=1: no spend known is NULL)
+    campaign_spend = spend.groupby(["platform", "campaign"], as_index=False)["spend"].sum(min_count=1)
+    partner_campaigns = posts.loc[(posts["author_type"] == "partner") & posts["campaign"].notna(),
+                                  keys + ["campaign"]].drop_duplicates()
+    partner_spend = partner_campaigns.merge(campaign_spend, on=["platform", "campaign"]).groupby(
+        keys, as_index=False)["spend"].sum(min_count=1).rename(columns={"spend": "campaign_spend"})
+    rolled = rolled.merge(partner_spend, on=keys, how="left")
+    rolled["cost_per_engagement"] = rolled["campaign_spend"] / rolled["engagements"].replace(0, np.nan)
+    return rolled
