@@ -87,59 +87,38 @@ def test_target_forms() -> None:
         Target.parse("lots")
 
 
-def test_unknown_kpi_lists_valid_names(tmp_path: Path, metrics: MetricsDictionary) -> None:
-    path = bad_goal(tmp_path, kpi="folowers")
+# one bad field of an otherwise valid goal -> (line, field, message) of the error
+BAD_FIELDS = {
+    "unknown KPI lists the valid names": (
+        {"kpi": "folowers"}, 5, "kpi", "unknown KPI 'folowers'; valid KPIs: audience_growth_rate, csat, daily_er, "
+        "followers, impressions, leads, median_first_response_minutes"),
+    "Time-bound: deadline after start": (
+        {"deadline": "2026-08-01"}, 9, "deadline", "Time-bound: deadline 2026-08-01 is not after start 2026-09-01"),
+    "Time-bound: a deadline or a recurrence": (
+        {"deadline": "null"}, 9, "deadline", "Time-bound: a goal needs a deadline or a recurring period"),
+    "Specific: scope is a dimension of the KPI": (
+        {"scope": "{campaign: spring}"}, 6, "scope.campaign",
+        "Specific: KPI 'followers' has no 'campaign' dimension (it splits by: platform, account_id)"),
+    "objective names the allowed values": (
+        {"objective": "fame"}, 4, "objective", "Input should be 'awareness', 'reputation', 'traffic', "
+        "'engagement', 'conversions', 'leads', 'events', 'customer_service' or 'recruiting'"),
+    "target that is no number": (
+        {"target": "a lot"}, 7, "target",
+        "target 'a lot' is not a number, a relative change like '+15%' or a duration like '2 minutes'"),
+    "duration target on a count": (
+        {"target": "2 minutes"}, 7, "target",
+        "a duration target needs a time KPI (minutes or seconds); 'followers' is in count"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_FIELDS, ids=list(BAD_FIELDS))
+def test_a_bad_field_is_reported_with_its_line_and_reason(tmp_path: Path, metrics: MetricsDictionary,
+                                                          case: str) -> None:
+    fields, line, field, message = BAD_FIELDS[case]
+    path = bad_goal(tmp_path, **fields)
     with pytest.raises(GoalsFileError) as exc:
         load_goals(path, metrics)
-    assert str(exc.value) == (
-        f"{path}:5: goal 'g1': field 'kpi': unknown KPI 'folowers'; valid KPIs: audience_growth_rate, csat, "
-        "daily_er, followers, impressions, leads, median_first_response_minutes")
-
-
-def test_time_bound_deadline_must_follow_start(tmp_path: Path, metrics: MetricsDictionary) -> None:
-    path = bad_goal(tmp_path, deadline="2026-08-01")
-    with pytest.raises(GoalsFileError) as exc:
-        load_goals(path, metrics)
-    assert str(exc.value) == (f"{path}:9: goal 'g1': field 'deadline': "
-                              "Time-bound: deadline 2026-08-01 is not after start 2026-09-01")
-
-
-def test_time_bound_needs_deadline_or_recurrence(tmp_path: Path, metrics: MetricsDictionary) -> None:
-    path = bad_goal(tmp_path, deadline="null")
-    with pytest.raises(GoalsFileError) as exc:
-        load_goals(path, metrics)
-    assert str(exc.value) == (f"{path}:9: goal 'g1': field 'deadline': "
-                              "Time-bound: a goal needs a deadline or a recurring period")
-
-
-def test_specific_scope_must_be_a_dimension_of_the_kpi(tmp_path: Path, metrics: MetricsDictionary) -> None:
-    path = bad_goal(tmp_path, scope="{campaign: spring}")
-    with pytest.raises(GoalsFileError) as exc:
-        load_goals(path, metrics)
-    assert str(exc.value) == (f"{path}:6: goal 'g1': field 'scope.campaign': Specific: KPI 'followers' "
-                              "has no 'campaign' dimension (it splits by: platform, account_id)")
-
-
-def test_bad_objective_names_the_allowed_values(tmp_path: Path, metrics: MetricsDictionary) -> None:
-    path = bad_goal(tmp_path, objective="fame")
-    with pytest.raises(GoalsFileError) as exc:
-        load_goals(path, metrics)
-    assert str(exc.value) == (
-        f"{path}:4: goal 'g1': field 'objective': Input should be 'awareness', 'reputation', 'traffic', "
-        "'engagement', 'conversions', 'leads', 'events', 'customer_service' or 'recruiting'")
-
-
-def test_bad_target_and_duration_on_a_count(tmp_path: Path, metrics: MetricsDictionary) -> None:
-    path = bad_goal(tmp_path, target="a lot")
-    with pytest.raises(GoalsFileError) as exc:
-        load_goals(path, metrics)
-    assert str(exc.value) == (f"{path}:7: goal 'g1': field 'target': target 'a lot' is not a number, "
-                              "a relative change like '+15%' or a duration like '2 minutes'")
-    path = bad_goal(tmp_path, target="2 minutes")
-    with pytest.raises(GoalsFileError) as exc:
-        load_goals(path, metrics)
-    assert str(exc.value) == (f"{path}:7: goal 'g1': field 'target': a duration target needs a time KPI "
-                              "(minutes or seconds); 'followers' is in count")
+    assert str(exc.value) == f"{path}:{line}: goal 'g1': field '{field}': {message}"
 
 
 def test_every_problem_is_reported_with_its_line(tmp_path: Path, metrics: MetricsDictionary) -> None:
