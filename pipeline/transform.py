@@ -158,8 +158,8 @@ def _raw_select(entity: str, files: list[Path] | str | None, *, by_name: bool = 
     at each bind (~35 ms per 365 files, paid by every query through the view: 4 s of a W10M rebuild); it is
     used only for a lake whose files differ, which DuckDB reports as a schema mismatch (``run_transform``)."""
     columns = _typed_columns(entity)
+    nulls = [re.sub(r"^cast\(\w+ ", "cast(null ", c) for c in columns]
     if not files:
-        nulls = [re.sub(r"^cast\(\w+ ", "cast(null ", c) for c in columns]
         return "select " + ", ".join([*nulls, "cast(null as date) as partition_date"]) + " where false"
     if isinstance(files, str):
         source = _literal(files)
@@ -169,8 +169,8 @@ def _raw_select(entity: str, files: list[Path] | str | None, *, by_name: bool = 
             " hive_types = {'dt': date})")
     if by_name:
         # a canonical column none of the files has yet is NULL (typed by the empty side of the union)
-        nulls = ", ".join(f"cast(null as {duckdb_type(c)}) as {c.name}" for c in columns_for(entity))
-        scan = f"(select {nulls}, cast(null as date) as dt where false union all by name select * from {scan})"
+        scan = (f"(select {', '.join(nulls)}, cast(null as date) as dt where false "
+                f"union all by name select * from {scan})")
     return "select " + ", ".join([*columns, "cast(dt as date) as partition_date"]) + f" from {scan}"
 
 
@@ -183,8 +183,7 @@ def _create_raw_views(con: duckdb.DuckDBPyConnection, settings: Settings, by_nam
     Creating a view binds it (reads a file footer), so an unchanged view is kept; its comment records the
     definition. ``by_name``: raw relations whose files differ in schema (read with ``union_by_name``)."""
     con.execute("create schema if not exists raw")
-    current = dict(con.execute("select view_name, comment from duckdb_views() "
-                               "where schema_name = 'raw' and not internal").fetchall())
+    current = _raw_view_comments(con)
     for platform, entity in raw_entities():
         relation = f"raw.{platform}__{entity}"
         folder = settings.raw_dir / f"platform={platform}" / f"entity={entity}"
@@ -195,15 +194,20 @@ def _create_raw_views(con: duckdb.DuckDBPyConnection, settings: Settings, by_nam
                    f"{BY_NAME_MARK if relation in by_name else ''})")
         if current.get(f"{platform}__{entity}") == comment:
             continue
-        _create_raw_relation(con, f"create or replace view {relation} as", relation, entity, glob, by_name)
+        _create_raw_relation(con, f"create or replace view {relation} as {select}", relation)
         con.execute(f"comment on view {relation} is {_literal(comment)}")
+
+
+def _raw_view_comments(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """``<platform>__<entity>`` -> comment of the raw views (their definition hash and read mode)."""
+    return dict(con.execute("select view_name, comment from duckdb_views() "
+                            "where schema_name = 'raw' and not internal").fetchall())
 
 
 def _raw_views_read_by_name(con: duckdb.DuckDBPyConnection) -> set[str]:
     """The raw views an earlier run had to read by name (mixed schemas): kept so until a full refresh."""
-    return {f"raw.{name}" for name, comment in con.execute(
-        "select view_name, comment from duckdb_views() where schema_name = 'raw' and not internal").fetchall()
-        if (comment or "").endswith(BY_NAME_MARK + ")")}
+    return {f"raw.{name}" for name, comment in _raw_view_comments(con).items()
+            if (comment or "").endswith(BY_NAME_MARK + ")")}
 
 
 _MISMATCH_FILE = re.compile(r"platform=([a-z0-9_]+)/entity=([a-z_]+)/dt=")
@@ -217,11 +221,11 @@ class MixedSchemaError(TransformError):
         self.relation = relation
 
 
-def _create_raw_relation(con: duckdb.DuckDBPyConnection, ddl: str, relation: str, entity: str,
-                         files: list[Path] | str | None, by_name: set[str]) -> None:
-    """``<ddl> <select>`` over ``files``; a first file without a canonical column fails the bind: mixed schemas."""
+def _create_raw_relation(con: duckdb.DuckDBPyConnection, statement: str, relation: str) -> None:
+    """Create a relation over the files of ``relation`` (a ``_raw_select``); a first file without a canonical
+    column fails the bind: mixed schemas."""
     try:
-        con.execute(f"{ddl} {_raw_select(entity, files, by_name=relation in by_name)}")
+        con.execute(statement)
     except duckdb.BinderException as exc:
         raise MixedSchemaError(relation, str(exc)) from exc
 
@@ -251,11 +255,11 @@ def _create_delta_raw_relations(con: duckdb.DuckDBPyConnection, settings: Settin
         folder = settings.raw_dir / f"platform={platform}" / f"entity={entity}"
         files = sorted(f for p, day in changed if p == platform
                        for f in (folder / f"dt={day.isoformat()}").glob("*.parquet"))
-        relation = f"_delta_raw__{platform}__{entity}"
-        kind = "table" if f"raw.{platform}__{entity}" in read_by_views and files else "view"
-        _create_raw_relation(con, f"create or replace temp {kind} {relation} as", f"raw.{platform}__{entity}",
-                             entity, files, by_name)
-        renames[f"raw.{platform}__{entity}"] = relation
+        raw, relation = f"raw.{platform}__{entity}", f"_delta_raw__{platform}__{entity}"
+        kind = "table" if raw in read_by_views and files else "view"
+        _create_raw_relation(con, f"create or replace temp {kind} {relation} as "
+                             f"{_raw_select(entity, files, by_name=raw in by_name)}", raw)
+        renames[raw] = relation
     return renames
 
 
@@ -860,8 +864,9 @@ def _bounded_inputs(con: duckdb.DuckDBPyConnection, settings: Settings, models: 
     for relation in sorted(_raw_read_by_views(by_relation, model.key_filtered_inputs)):
         platform, entity = relation.removeprefix("raw.").split("__", 1)
         view = f"_bounded_raw__{platform}__{entity}"
-        _create_raw_relation(con, f"create or replace temp view {view} as", relation, entity,
-                             _lake_files(settings, platform, entity, bound), by_name)
+        files = _lake_files(settings, platform, entity, bound)
+        _create_raw_relation(con, f"create or replace temp view {view} as "
+                             f"{_raw_select(entity, files, by_name=relation in by_name)}", relation)
         raw_views[relation] = view
     copies = _view_copies(con, models, "_bounded", raw_views)
     return {ref: copies.get(ref, ref) for ref in model.key_filtered_inputs}
