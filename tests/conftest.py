@@ -25,6 +25,13 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     return s
 
 
+def skip_unless_ci(reason: str) -> None:
+    """Something a test needs is absent: skip on a laptop; under CI=true (where `make test` provides it) fail."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}; CI=true requires it")
+    pytest.skip(reason)
+
+
 def require_service(name: str, host: str, port: int) -> None:
     """Skip when a local service is absent on a laptop; under CI=true a missing service fails."""
     import socket
@@ -33,10 +40,7 @@ def require_service(name: str, host: str, port: int) -> None:
         with socket.create_connection((host, port), timeout=1):
             return
     except OSError as exc:
-        reason = f"{name} not reachable on {host}:{port} ({exc})"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}; CI=true requires it")
-        pytest.skip(reason)
+        skip_unless_ci(f"{name} not reachable on {host}:{port} ({exc})")
 
 
-__all__ = ["FIXTURES", "REPO_ROOT", "require_service"]
+__all__ = ["FIXTURES", "REPO_ROOT", "require_service", "skip_unless_ci"]
