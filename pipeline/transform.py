@@ -89,6 +89,8 @@ STAGING_TEMPLATE_PREFIX = "stg_platform__"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 _TIMEZONE = re.compile(r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$")
 _REFERENCE = re.compile(r"\b(raw|staging|intermediate|audit)\.([a-z_][a-z0-9_]*)\b")
+# affected_keys may read what an upstream incremental table replaced this run: replaced_rows(schema.table)
+_REPLACED_ROWS = re.compile(r"\breplaced_rows\(\s*([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)\s*\)")
 _MEMORY_LIMIT = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
 
 
@@ -113,6 +115,7 @@ class Model:
     key_filtered_since: tuple[str, str] | None = None   # (column, scalar query returning a date)
     since_filtered_inputs: dict[str, tuple[str, int]] = field(default_factory=dict)  # relation -> (column, days)
     references: set[str] = field(default_factory=set)   # "schema.table"
+    replaced_inputs: list[str] = field(default_factory=list)  # "schema.table" read as replaced_rows(...)
 
     def __post_init__(self) -> None:
         self.source = self.source or self.path.name
@@ -314,7 +317,10 @@ def _parse_header(model: Model) -> None:
         raise TransformError(f"{model.source}: since_filtered_inputs needs key_filtered_since (the date to read from)")
     model.description = " ".join(description)
     if key_lines:
-        model.affected_keys = " ".join(key_lines)
+        affected = " ".join(key_lines)
+        model.replaced_inputs = sorted({f"{s}.{t}" for s, t in _REPLACED_ROWS.findall(affected)})
+        # a temp table of this run, not a reference: the upstream's rows before and after it ran
+        model.affected_keys = _REPLACED_ROWS.sub(lambda m: _replaced_table(f"{m.group(1)}.{m.group(2)}"), affected)
     if model.materialized not in ("table", "view"):
         raise TransformError(f"{model.source}: materialized must be 'table' or 'view', "
                              f"not {model.materialized!r}")
@@ -487,6 +493,14 @@ def discover_models(sql_dir: Path) -> list[Model]:
             raise TransformError(f"model {model.relation} ({model.source}) references unknown "
                                  f"relation(s): {', '.join(unknown)}")
         model.references = {r for r in refs if r in models} - {model.relation}
+    for model in models.values():
+        for upstream in model.replaced_inputs:
+            if upstream not in _read_through_views(models, model):
+                raise TransformError(f"model {model.relation} ({model.source}): replaced_rows({upstream}) "
+                                     f"needs the model to read {upstream} (directly or through views)")
+            if models[upstream].materialized != "table" or not models[upstream].incremental_key:
+                raise TransformError(f"model {model.relation} ({model.source}): replaced_rows({upstream}) needs "
+                                     f"an incremental table (one with incremental_key)")
         stray = sorted((set(model.key_filtered_inputs) | set(model.since_filtered_inputs)) - model.references)
         if stray:
             raise TransformError(f"model {model.relation}: key_filtered_inputs / since_filtered_inputs not referenced: "
@@ -495,6 +509,19 @@ def discover_models(sql_dir: Path) -> list[Model]:
         if later:
             raise TransformError(f"model {model.relation} references a later layer: {', '.join(later)}")
     return _topological(models)
+
+
+def _read_through_views(models: Mapping[str, Model], model: Model) -> set[str]:
+    """The relations ``model`` reads directly or through the views it reads."""
+    read, pending = set(), sorted(model.references)
+    while pending:
+        relation = pending.pop()
+        if relation in read:
+            continue
+        read.add(relation)
+        if models[relation].materialized == "view":
+            pending += sorted(models[relation].references)
+    return read
 
 
 def _topological(models: dict[str, Model]) -> list[Model]:
@@ -600,6 +627,10 @@ def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyCo
 
 def _rename_refs(sql: str, renames: Mapping[str, str]) -> str:
     return _REFERENCE.sub(lambda m: renames.get(m.group(0), m.group(0)), sql)
+
+
+def _replaced_table(relation: str) -> str:
+    return "_replaced__" + relation.replace(".", "__")
 
 
 def _key_join(alias_a: str, alias_b: str, key: list[str]) -> str:
@@ -928,6 +959,12 @@ def _run_incremental(con: duckdb.DuckDBPyConnection, settings: Settings, models:
     # whose affected_keys read a table this run refreshes first; for the others, before == at their turn ...
     before_run = {m.relation for m in models if m.incremental_key and m.relation in touched
                   and _reads_refreshed_tables(m, by_relation, touched)}
+    # replaced_rows(X) of a downstream affected_keys: X's rows before and after this run, of the keys X
+    # recomputed (empty when X is untouched), so a rollup recomputes only the periods those rows fall in
+    replaced = _replaced_columns(con, models)
+    for relation, columns in sorted(replaced.items()):
+        con.execute(f"create or replace temp table {_replaced_table(relation)} as "
+                    f"select {columns} from {relation} limit 0")
     for model in models:
         if model.relation in before_run:
             _run_model_sql(con, model, _rename_refs(model.affected_keys, delta_views),
@@ -974,6 +1011,8 @@ def _run_incremental(con: duckdb.DuckDBPyConnection, settings: Settings, models:
             since = f" where _input.{column} >= date {_literal(bound.isoformat())}"
             if column == "partition_date":
                 inputs = _bounded_inputs(con, settings, models, model, bound, by_name)
+        if model.relation in replaced:
+            _keep_replaced_rows(con, model, keys, replaced[model.relation])
         con.execute(f"delete from {model.relation} as t using {keys} as k "
                     f"where {_key_join('t', 'k', model.incremental_key)}")
         filtered = {ref: f"(select _input.* from {inputs[ref]} as _input semi join {keys} as k "
@@ -988,8 +1027,36 @@ def _run_incremental(con: duckdb.DuckDBPyConnection, settings: Settings, models:
         rows = _run_model_sql(con, model, sql,
                               f"insert into {model.relation} select m.* from ({{sql}}) as m semi join {keys} as k "
                               f"on {_key_join('m', 'k', model.incremental_key)}").fetchall()[0][0]
+        if model.relation in replaced:
+            _keep_replaced_rows(con, model, keys, replaced[model.relation])
         results.append(_log(model, rows, started, "incremental"))
     return results
+
+
+def _replaced_columns(con: duckdb.DuckDBPyConnection, models: list[Model]) -> dict[str, str]:
+    """relation -> the columns its replaced_rows table keeps: those the affected_keys reading it name (a
+    third of the copy cost of whole rows on W10M's kpi_post; a column missed is a binder error, not a wrong
+    key)."""
+    readers: dict[str, set[str]] = {}
+    for model in models:
+        for relation in model.replaced_inputs:
+            readers.setdefault(relation, set()).update(re.findall(r"[a-z_][a-z0-9_]*", model.affected_keys))
+    kept = {}
+    for relation, words in readers.items():
+        schema, name = relation.split(".")
+        columns = [r[0] for r in con.execute(
+            "select column_name from duckdb_columns() where schema_name = ? and table_name = ? "
+            "and database_name = current_database() order by column_index", [schema, name]).fetchall()]
+        kept[relation] = ", ".join(c for c in columns if c in words) or "*"
+    return kept
+
+
+def _keep_replaced_rows(con: duckdb.DuckDBPyConnection, model: Model, keys: str, columns: str) -> None:
+    """Add the model's rows of ``keys`` as they stand now to its replaced_rows table (before the delete:
+    the old rows; after the insert: the new ones)."""
+    select = ", ".join(f"t.{c.strip()}" for c in columns.split(",")) if columns != "*" else "t.*"
+    con.execute(f"insert into {_replaced_table(model.relation)} select {select} from {model.relation} as t "
+                f"semi join {keys} as k on {_key_join('t', 'k', model.incremental_key)}")
 
 
 # ---------------------------------------------------------------- publish and catalogue

@@ -7,3 +7,12 @@ select 'week' as period, date_trunc('week', {{ day_column }})::date as period_st
     union all
     select 'month' as period, date_trunc('month', {{ day_column }})::date as period_start, * from {{ relation }}
 {%- endmacro %}
+
+{#-
+  replaced_periods(relation, day_column): the (period, period_start, platform) keys of a kpi_period_* rollup
+  that an incremental run must recompute: the weeks and months of the rows `relation` replaced this run
+  (before and after), fanned out exactly as the rollup does. One line, for an affected_keys header.
+-#}
+{% macro replaced_periods(relation, day_column) -%}
+select distinct period, period_start, platform from ({{ weekly_and_monthly('replaced_rows(' ~ relation ~ ')', day_column) | replace('\n', ' ') }}) where {{ day_column }} is not null
+{%- endmacro %}

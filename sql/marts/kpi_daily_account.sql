@@ -1,11 +1,15 @@
 -- Daily account KPIs: one row per platform, account and the platform's native day (report_timezone).
 -- Rates are NULL when their denominator is zero or unknown, never a division error.
+-- A run recomputes the changed native days, the days around them (followers_previous_day) and the creation
+-- days a re-landed post had and has (replaced_rows of the post staging tables).
 -- incremental_key: platform, date
 -- affected_keys: select distinct platform, date + cast(shift as integer) as date
 --     from (select platform, date from _changed
 --           union
 --           select platform, date from intermediate.int_account_daily__unioned
---           where (source_platform, partition_date) in (select platform, date from _changed))
+--           where (source_platform, partition_date) in (select platform, date from _changed)
+--           union
+--           select platform, created_date from ({% for posts in staging_relations('post') %}select platform, created_date from replaced_rows({{ posts }}){{ ' union all ' if not loop.last }}{% endfor %}))
 --     cross join range(-1, 2) as shifts(shift)
 -- key_filtered_inputs: intermediate.int_post_daily_metrics__unioned
 -- key_filtered_since: partition_date >= select min(date) from _affected

@@ -1,6 +1,10 @@
 -- Weekly (ISO, Monday) and monthly account rollups of kpi_daily_account, on each platform's native days.
 -- Period reach: the canonical exports carry no platform period reach, so the sum of daily reach is
 -- published as reach_upper_bound (unique reach over a period is at most this; never call it reach).
+-- incremental_key: period, period_start, platform
+-- affected_keys: {{ replaced_periods('audit.kpi_daily_account', 'date') }}
+-- key_filtered_since: period_start >= select min(period_start) from _affected
+-- since_filtered_inputs: audit.kpi_daily_account.date
 -- column period: week | month
 -- column period_start: first native day of the period (weeks start on Monday)
 -- column followers_start: followers at the end of the day before the period (first day's value when missing)

@@ -1,6 +1,10 @@
 -- Weekly and monthly post rollups by platform x content type x organic/paid (posts by native creation day).
 -- ERR two ways: err_mean_of_posts = mean of each post's ERR (every post weighs the same; posts with zero
 -- reach are left out), err_ratio_of_sums = sum of engagements / sum of reach x 100 (big posts weigh more).
+-- incremental_key: period, period_start, platform
+-- affected_keys: {{ replaced_periods('audit.kpi_post', 'created_date') }}
+-- key_filtered_since: period_start >= select min(period_start) from _affected
+-- since_filtered_inputs: audit.kpi_post.created_date
 -- column reach_upper_bound: sum of the posts' reach (people reached by two posts count twice)
 -- column err_mean_of_posts: mean over posts of engagements / reach x 100
 -- column err_ratio_of_sums: sum(engagements) / sum(reach) x 100

@@ -228,3 +228,52 @@ def test_file_drop_account_days_incremental_equals_full(settings, query, tmp_pat
     full_settings = dataclasses.replace(settings, warehouse_path=tmp_path / "full.duckdb")
     run_transform(full_settings)
     assert export_all(settings, tmp_path / "incremental") == export_all(full_settings, tmp_path / "full")
+
+
+def test_period_rollups_recompute_the_periods_a_replaced_post_left_and_entered(settings, query, tmp_path):
+    # The rollups are incremental by (period, period_start, platform): replaced_rows(audit.kpi_post) names the
+    # weeks and months of a recomputed post before and after the run. p3 is re-landed with its creation moved
+    # from 03-02 (week of 03-02, March) to 02-27 12:00 Pacific (week of 02-23, February).
+    land_core(settings)
+    run_transform(settings)
+    rollup = ("select period, period_start::varchar, content_type, paid_status, posts, engagements "
+              "from audit.kpi_period_content order by all")
+    # p1 60 (50 + 10), p2 40 (25 + 15), pz 1: image, organic; p3 80: video, paid
+    assert query(rollup) == [
+        ("month", "2026-03-01", "image", "organic", 3, 101), ("month", "2026-03-01", "video", "paid", 1, 80),
+        ("week", "2026-02-23", "image", "organic", 3, 101), ("week", "2026-03-02", "video", "paid", 1, 80)]
+    land(settings, "instagram", "post", "2026-03-02", "ig1", [
+        dict(post_id="p2", created_at=ts("2026-03-02T05:00"), content_type="image", is_paid=False,
+             campaign="spring", author_type="brand"),
+        dict(post_id="p3", created_at=ts("2026-02-27T20:00"), content_type="video", is_paid=True,
+             campaign="launch", author_type="brand")])
+    result = run_transform(settings, changed={"instagram": ["2026-03-02"]})
+    modes = {m["model"]: m["mode"] for m in result["models"]}
+    assert {modes[f"audit.kpi_period_{name}"] for name in ("account", "content", "campaign")} == {"incremental"}
+    # the week of 03-02 is left without posts; p3 now counts in February and in the week of 02-23
+    assert query(rollup) == [
+        ("month", "2026-02-01", "video", "paid", 1, 80), ("month", "2026-03-01", "image", "organic", 3, 101),
+        ("week", "2026-02-23", "image", "organic", 3, 101), ("week", "2026-02-23", "video", "paid", 1, 80)]
+    # kpi_daily_account too: the old and the new creation day are recomputed (p3 was ig1's only post of 03-02)
+    assert query("select date::varchar, posts from audit.kpi_daily_account where account_id = 'ig1' "
+                 "and date in ('2026-02-27', '2026-03-02') order by 1") == [("2026-02-27", 1), ("2026-03-02", 0)]
+    full_settings = dataclasses.replace(settings, warehouse_path=tmp_path / "full.duckdb")
+    run_transform(full_settings)
+    assert export_all(settings, tmp_path / "incremental") == export_all(full_settings, tmp_path / "full")
+
+
+@pytest.mark.parametrize("header, message", [
+    ("-- affected_keys: select platform from replaced_rows(audit.kpi_b)\n",
+     r"model audit\.kpi_a \(kpi_a\.sql\): replaced_rows\(audit\.kpi_b\) needs the model to read audit\.kpi_b "
+     r"\(directly or through views\)$"),
+    ("-- affected_keys: select platform from replaced_rows(audit.kpi_b)\nselect * from audit.kpi_b\n",
+     r"model audit\.kpi_a \(kpi_a\.sql\): replaced_rows\(audit\.kpi_b\) needs an incremental table "
+     r"\(one with incremental_key\)$"),
+])
+def test_replaced_rows_must_name_an_incremental_table_the_model_reads(tmp_path, header, message):
+    (tmp_path / "staging").mkdir()
+    (tmp_path / "marts").mkdir()
+    (tmp_path / "marts" / "kpi_b.sql").write_text("select 'x' as platform\n")
+    (tmp_path / "marts" / "kpi_a.sql").write_text(f"-- incremental_key: platform\n{header}select 'x' as platform\n")
+    with pytest.raises(TransformError, match=message):
+        discover_models(tmp_path)
