@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
+import re
 import socket
 import sys
 import time
@@ -86,15 +88,64 @@ def ingest(platform: str, since: dt.datetime | None, until: dt.datetime | None) 
     _echo_json(summaries)
 
 
-@main.command()
-@click.option("--full-refresh", is_flag=True, help="Rebuild every table instead of the changed days.")
-def transform(full_refresh: bool) -> None:
-    """Build staging -> intermediate -> audit.kpi_* in the DuckDB warehouse."""
-    from pipeline.transform import run_transform
+_CHANGED = re.compile(r"^([a-z0-9_]+):(\d{4}-\d{2}-\d{2})(?:\.\.(\d{4}-\d{2}-\d{2}))?$")
 
+
+def _changed_days(values: tuple[str, ...]) -> dict[str, list[str]]:
+    """``instagram:2026-03-01..2026-03-03`` (last day included) or ``instagram:2026-03-01`` -> {platform: [days]}."""
+    changed: dict[str, list[str]] = {}
+    for value in values:
+        found = _CHANGED.match(value)
+        if not found:
+            raise click.BadParameter(f"{value!r}: expected PLATFORM:YYYY-MM-DD or PLATFORM:YYYY-MM-DD..YYYY-MM-DD "
+                                     f"(last day included)", param_hint="--changed")
+        platform, first, last = found.group(1), found.group(2), found.group(3) or found.group(2)
+        try:
+            first_day, last_day = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
+        except ValueError as exc:
+            raise click.BadParameter(f"{value!r}: {exc}", param_hint="--changed") from exc
+        if first_day > last_day:
+            raise click.BadParameter(f"{value!r}: {first} is after {last}", param_hint="--changed")
+        days = changed.setdefault(platform, [])
+        days += [(first_day + dt.timedelta(days=i)).isoformat() for i in range((last_day - first_day).days + 1)]
+    return changed
+
+
+@main.command()
+@click.option("--full-refresh", is_flag=True, help="Rebuild every table from the whole lake.")
+@click.option("--changed", "changed", multiple=True, metavar="PLATFORM:DAY[..DAY]",
+              help="Lake days that landed or were re-landed, e.g. instagram:2026-03-01..2026-03-03 (repeatable): "
+                   "recompute only what they touch. Without it every table is rebuilt.")
+def transform(full_refresh: bool, changed: tuple[str, ...]) -> None:
+    """Build staging -> intermediate -> audit.kpi_* in the DuckDB warehouse.
+
+    Each model is reported on stderr as it finishes; the JSON summary goes to stdout."""
+    from pipeline.transform import TransformError, normalise_changed, run_transform
+
+    if full_refresh and changed:
+        raise click.UsageError("--full-refresh rebuilds everything: it does not take --changed")
+    days = _changed_days(changed) if changed else None
+    try:
+        normalise_changed(days or {})
+    except ValueError as exc:            # an unknown platform
+        raise click.BadParameter(str(exc).removeprefix("changed: "), param_hint="--changed") from exc
     settings = _settings()
     settings.ensure_dirs()
-    _echo_json(run_transform(settings, full_refresh=full_refresh))
+    progress = logging.StreamHandler(sys.stderr)
+    progress.setFormatter(logging.Formatter("%(message)s"))
+    transform_log = logging.getLogger("goalpost.transform")
+    transform_log.addHandler(progress)
+    transform_log.setLevel(logging.INFO)
+    try:
+        result = run_transform(settings, full_refresh=full_refresh, changed=days)
+    except TransformError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        transform_log.removeHandler(progress)
+    unchanged = sum(m["mode"] == "unchanged" for m in result["models"])
+    click.echo(f"transform: {result['mode']}, {len(result['models'])} models ({unchanged} unchanged), "
+               f"{len(result['changed'])} changed platform-days, {result['ms'] / 1000:.1f} s", err=True)
+    _echo_json(result)
 
 
 @main.command()
