@@ -963,8 +963,9 @@ def _run_incremental(con: duckdb.DuckDBPyConnection, settings: Settings, models:
     # recomputed (empty when X is untouched), so a rollup recomputes only the periods those rows fall in
     replaced = _replaced_columns(con, models)
     for relation, columns in sorted(replaced.items()):
+        quoted = ", ".join(f'"{c}"' for c in columns)
         con.execute(f"create or replace temp table {_replaced_table(relation)} as "
-                    f"select {columns} from {relation} limit 0")
+                    f"select {quoted} from {relation} limit 0")
     for model in models:
         if model.relation in before_run:
             _run_model_sql(con, model, _rename_refs(model.affected_keys, delta_views),
@@ -1033,7 +1034,7 @@ def _run_incremental(con: duckdb.DuckDBPyConnection, settings: Settings, models:
     return results
 
 
-def _replaced_columns(con: duckdb.DuckDBPyConnection, models: list[Model]) -> dict[str, str]:
+def _replaced_columns(con: duckdb.DuckDBPyConnection, models: list[Model]) -> dict[str, list[str]]:
     """relation -> the columns its replaced_rows table keeps: those the affected_keys reading it name (a
     third of the copy cost of whole rows on W10M's kpi_post; a column missed is a binder error, not a wrong
     key)."""
@@ -1047,14 +1048,14 @@ def _replaced_columns(con: duckdb.DuckDBPyConnection, models: list[Model]) -> di
         columns = [r[0] for r in con.execute(
             "select column_name from duckdb_columns() where schema_name = ? and table_name = ? "
             "and database_name = current_database() order by column_index", [schema, name]).fetchall()]
-        kept[relation] = ", ".join(c for c in columns if c in words) or "*"
+        kept[relation] = [c for c in columns if c in words] or columns
     return kept
 
 
-def _keep_replaced_rows(con: duckdb.DuckDBPyConnection, model: Model, keys: str, columns: str) -> None:
+def _keep_replaced_rows(con: duckdb.DuckDBPyConnection, model: Model, keys: str, columns: list[str]) -> None:
     """Add the model's rows of ``keys`` as they stand now to its replaced_rows table (before the delete:
     the old rows; after the insert: the new ones)."""
-    select = ", ".join(f"t.{c.strip()}" for c in columns.split(",")) if columns != "*" else "t.*"
+    select = ", ".join(f't."{c}"' for c in columns)
     con.execute(f"insert into {_replaced_table(model.relation)} select {select} from {model.relation} as t "
                 f"semi join {keys} as k on {_key_join('t', 'k', model.incremental_key)}")
 
