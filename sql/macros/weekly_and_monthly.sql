@@ -16,3 +16,17 @@ select 'week' as period, date_trunc('week', {{ day_column }})::date as period_st
 {% macro replaced_periods(relation, day_column) -%}
 select distinct period, period_start, platform from ({{ weekly_and_monthly('replaced_rows(' ~ relation ~ ')', day_column) | replace('\n', ' ') }}) where {{ day_column }} is not null
 {%- endmacro %}
+
+{#-
+  post_rollup_sums(): the sums and ERRs every kpi_period_* rollup of kpi_post rows reports, in this column
+  order; ERR both ways (mean of the posts' ERR, and the ratio of sums).
+-#}
+{% macro post_rollup_sums() -%}
+sum(impressions) as impressions,
+        sum(reach) as reach_upper_bound,
+        sum(engagements) as engagements,
+        sum(clicks) as clicks,
+        -- decimal sums are exact, so the mean does not depend on summation order
+        cast(avg(cast(err as decimal(38, 10))) as double) as err_mean_of_posts,
+        sum(engagements) * 100.0 / nullif(sum(reach), 0) as err_ratio_of_sums,
+{%- endmacro %}

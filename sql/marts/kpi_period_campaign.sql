@@ -24,12 +24,7 @@ final as (
         campaign,
         count(*) as posts,
         count(*) filter (where is_paid) as paid_posts,
-        sum(impressions) as impressions,
-        sum(reach) as reach_upper_bound,
-        sum(engagements) as engagements,
-        sum(clicks) as clicks,
-        cast(avg(cast(err as decimal(38, 10))) as double) as err_mean_of_posts,
-        sum(engagements) * 100.0 / nullif(sum(reach), 0) as err_ratio_of_sums,
+        {{ post_rollup_sums() }}
         sum(clicks) * 100.0 / nullif(sum(impressions), 0) as ctr,
     from periods
     group by period, period_start, platform, campaign

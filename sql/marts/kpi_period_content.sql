@@ -25,13 +25,7 @@ final as (
         content_type,
         paid_status,
         count(*) as posts,
-        sum(impressions) as impressions,
-        sum(reach) as reach_upper_bound,
-        sum(engagements) as engagements,
-        sum(clicks) as clicks,
-        -- decimal sums are exact, so the mean does not depend on summation order
-        cast(avg(cast(err as decimal(38, 10))) as double) as err_mean_of_posts,
-        sum(engagements) * 100.0 / nullif(sum(reach), 0) as err_ratio_of_sums,
+        {{ post_rollup_sums() }}
         cast(avg(cast(post_er as decimal(38, 10))) as double) as post_er_mean,
         sum(clicks) * 100.0 / nullif(sum(impressions), 0) as ctr,
     from periods
