@@ -50,6 +50,7 @@ VALIDATED_SCHEMAS = ("raw", "staging", "intermediate", "audit")
 # table even when there is nothing to check. The contract marts opt in ("not empty" is a check).
 SEVERITIES = ("critical", "warning", "info")
 SAMPLE_ROWS = 5
+BATCH_ROWS_IN_MEMORY = 50_000  # a larger recent_days batch stays a query (a temp view)
 MISSING_SUITE = "expect_table_to_have_suite"  # Goalpost's own row type, not a GE expectation
 
 _DIALECT = "goalpost_readonly"
@@ -132,11 +133,14 @@ def _dialect_class() -> type:
         GE reads a result after closing its connection; duckdb-engine's rollback on close would
         discard it (GE #11579). Column reflection reads ``information_schema`` because the
         Postgres reflection duckdb-engine inherits fails on duckdb 2.0 (``pg_collation``).
-        Connections are remembered so ``validate`` can close them before writing.
+        Connections are remembered so ``validate`` can close them before writing. Every connection
+        gets the run's batch tables (``_materialise_batches``).
         """
 
         supports_statement_cache = True  # compilation is duckdb-engine's, unchanged
         opened: list[Any] = []
+        batch_tables: dict[str, str] = {}  # temp table -> the batch query it holds, for this run
+        batches_created: set[tuple[int, str]] = set()  # (id(connection), temp table) made already
 
         def do_begin(self, dbapi_connection: Any) -> None:
             pass
@@ -149,6 +153,7 @@ def _dialect_class() -> type:
 
         def connect(self, *cargs: Any, **cparams: Any) -> Any:
             connection = super().connect(*cargs, **cparams)
+            _create_batch_tables(connection, ReadOnlyDuckDBDialect.batch_tables)
             ReadOnlyDuckDBDialect.opened.append(connection)
             return connection
 
@@ -176,11 +181,47 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def _create_batch_tables(connection: Any, tables: dict[str, str]) -> None:
+    """Each batch as a temp table of ``connection`` (in memory; allowed on a read-only database), or a temp
+    view of its query when it holds more than BATCH_ROWS_IN_MEMORY rows (W10M's post-day batches: 1.3 GB
+    instead of 0.5 GB peak, for no gain: their queries are scans, not per-query overhead)."""
+    done = _dialect_class().batches_created
+    for name, query in tables.items():
+        if (id(connection), name) in done:
+            continue
+        connection.execute(f"create temp table {name} as select * from ({query}) limit {BATCH_ROWS_IN_MEMORY + 1}")
+        [(rows,)] = connection.execute(f"select count(*) from {name}").fetchall()
+        if rows > BATCH_ROWS_IN_MEMORY:
+            connection.execute(f"drop table {name}")
+            connection.execute(f"create temp view {name} as {query}")
+        done.add((id(connection), name))
+
+
+def _materialise_batches(batches: dict[str, str | None]) -> dict[str, str | None]:
+    """The batch queries as GE runs them: each ``recent_days`` batch read once into a temp table of every
+    GE connection, instead of once per expectation (a raw batch re-reads its lake files every time: ~9 ms a
+    query, 772 queries on the demo warehouse: validation ~22 -> ~17 s there)."""
+    dialect = _dialect_class()
+    runnable: dict[str, str | None] = {}
+    for number, (name, query) in enumerate(sorted(batches.items())):
+        if query is None:
+            runnable[name] = None
+            continue
+        table = f"_goalpost_batch_{number}"
+        dialect.batch_tables[table] = query
+        runnable[name] = f"select * from {table}"
+    for connection in dialect.opened:       # one GE opened already (its connection test) may be reused
+        _create_batch_tables(connection, dialect.batch_tables)
+    return runnable
+
+
 def _close_ge_connections() -> None:
     dialect = _dialect_class()
     for connection in dialect.opened:
         connection.close()
     dialect.opened.clear()
+    dialect.batch_tables.clear()
+    dialect.batches_created.clear()
     gc.collect()  # DuckDB releases the read-only database instance once nothing refers to it
 
 
@@ -349,9 +390,10 @@ def _run_great_expectations(settings: Settings, planned: list[_Planned], batches
                 connection_string=f"duckdb+{_DIALECT}:///{settings.warehouse_path}?access_mode=read_only",
             )
             definitions = []
+            runnable = _materialise_batches(batches)
             for item in planned:
                 schema, _, table = item.table.partition(".")
-                query = batches[item.ge_name]
+                query = runnable[item.ge_name]
                 if query is None:
                     asset = source.add_table_asset(name=item.ge_name, table_name=table, schema_name=schema)
                 else:
@@ -438,7 +480,8 @@ def _sample_unexpected_rows(con: Any, row: dict[str, Any], batch: str) -> list[d
     """A few failing rows of an UnexpectedRowsExpectation (GE only returns them in COMPLETE mode)."""
     query = row["kwargs"]["unexpected_rows_query"].format(batch=batch)
     try:
-        cursor = con.execute(f"select * from ({query}) as failing limit {SAMPLE_ROWS}")
+        # ordered: the same failing rows are shown on every run
+        cursor = con.execute(f"select * from ({query}) as failing order by all limit {SAMPLE_ROWS}")
     except Exception as exc:  # the GE result stands; only its illustration is missing
         return [{"sample_error": str(exc).splitlines()[0]}]
     columns = [d[0] for d in cursor.description]

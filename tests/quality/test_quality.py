@@ -267,3 +267,48 @@ def test_an_open_read_write_connection_is_reported_clearly(settings: Settings) -
             quality.validate(settings, run_id="locked", as_of=AS_OF, tables=["audit.*"])
     finally:
         con.close()
+
+
+def test_failing_sample_is_the_same_first_rows_on_every_run(tmp_path: Path) -> None:
+    # 10 account-days with negative reach, more than SAMPLE_ROWS (5): the sample is the first five in order
+    # (2026-11-15 .. 11-19), not whichever rows the scan returned first
+    settings = _settings(tmp_path)
+    warehouse.build_clean(settings.warehouse_path)
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        # stored newest first, so the first rows a scan meets are not the first in order
+        con.execute("create or replace table audit.kpi_daily_account as "
+                    "select * replace (-1 as reach) from audit.kpi_daily_account order by date desc")
+    samples = []
+    for run in ("first", "second"):
+        with pytest.raises(quality.QualityGateFailed):
+            quality.validate(settings, run_id=run, as_of=AS_OF, tables=["audit.kpi_daily_account"])
+        with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+            [(count, sample)] = con.execute(
+                "select unexpected_count, failing_sample from ops.dq_results "
+                "where run_id = ? and check_name = 'non_negative_counts'", [run]).fetchall()
+        assert count == 10
+        samples.append([row["date"] for row in json.loads(sample)])
+    assert samples[0] == samples[1] == ["2026-11-15", "2026-11-16", "2026-11-17", "2026-11-18", "2026-11-19"]
+
+
+def test_recent_days_batches_are_read_once_into_temp_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GE runs each recent_days batch from a temp table of its connection, not the lake query per expectation;
+    # a batch over BATCH_ROWS_IN_MEMORY rows stays a query (a temp view), so a big one costs no memory
+    monkeypatch.setattr(quality, "BATCH_ROWS_IN_MEMORY", 3)
+    runnable = quality._materialise_batches({"raw.x__post": "select range as n from range(3)",
+                                             "raw.x__post_daily_metrics": "select range as n from range(4)",
+                                             "audit.kpi_post": None})
+    try:
+        assert runnable == {"audit.kpi_post": None, "raw.x__post": "select * from _goalpost_batch_1",
+                            "raw.x__post_daily_metrics": "select * from _goalpost_batch_2"}
+        con = duckdb.connect()
+        for _ in range(2):      # a connection handed out twice gets them once
+            quality._create_batch_tables(con, quality._dialect_class().batch_tables)
+        assert con.execute("select table_name from duckdb_tables() where temporary").fetchall() == [
+            ("_goalpost_batch_1",)]
+        views = con.execute("select view_name from duckdb_views() where temporary and not internal").fetchall()
+        assert views == [("_goalpost_batch_2",)]
+        assert con.execute("select count(*) from _goalpost_batch_2").fetchall() == [(4,)]
+    finally:
+        quality._close_ge_connections()
+    assert quality._dialect_class().batch_tables == {}
