@@ -91,9 +91,10 @@ def ingest(platform: str, since: dt.datetime | None, until: dt.datetime | None) 
 _CHANGED = re.compile(r"^([a-z0-9_]+):(\d{4}-\d{2}-\d{2})(?:\.\.(\d{4}-\d{2}-\d{2}))?$")
 
 
-def _changed_days(values: tuple[str, ...]) -> dict[str, list[str]]:
-    """``instagram:2026-03-01..2026-03-03`` (last day included) or ``instagram:2026-03-01`` -> {platform: [days]}."""
-    changed: dict[str, list[str]] = {}
+def _changed_windows(values: tuple[str, ...]) -> list[dict[str, Any]]:
+    """``instagram:2026-03-01..2026-03-03`` (last day included) or ``instagram:2026-03-01`` -> the windows
+    ``{"platform", "since", "until"}`` (``until`` exclusive, as an ingest summary) the transform expands."""
+    windows: list[dict[str, Any]] = []
     for value in values:
         found = _CHANGED.match(value)
         if not found:
@@ -106,9 +107,8 @@ def _changed_days(values: tuple[str, ...]) -> dict[str, list[str]]:
             raise click.BadParameter(f"{value!r}: {exc}", param_hint="--changed") from exc
         if first_day > last_day:
             raise click.BadParameter(f"{value!r}: {first} is after {last}", param_hint="--changed")
-        days = changed.setdefault(platform, [])
-        days += [(first_day + dt.timedelta(days=i)).isoformat() for i in range((last_day - first_day).days + 1)]
-    return changed
+        windows.append({"platform": platform, "since": first_day, "until": last_day + dt.timedelta(days=1)})
+    return windows
 
 
 @main.command()
@@ -124,9 +124,8 @@ def transform(full_refresh: bool, changed: tuple[str, ...]) -> None:
 
     if full_refresh and changed:
         raise click.UsageError("--full-refresh rebuilds everything: it does not take --changed")
-    days = _changed_days(changed) if changed else None
     try:
-        normalise_changed(days or {})
+        days = sorted(normalise_changed(_changed_windows(changed))) if changed else None
     except ValueError as exc:            # an unknown platform
         raise click.BadParameter(str(exc).removeprefix("changed: "), param_hint="--changed") from exc
     settings = _settings()
