@@ -140,7 +140,6 @@ def _dialect_class() -> type:
         supports_statement_cache = True  # compilation is duckdb-engine's, unchanged
         opened: list[Any] = []
         batch_tables: dict[str, str] = {}  # temp table -> the batch query it holds, for this run
-        batches_created: set[tuple[int, str]] = set()  # (id(connection), temp table) made already
 
         def do_begin(self, dbapi_connection: Any) -> None:
             pass
@@ -185,16 +184,17 @@ def _create_batch_tables(connection: Any, tables: dict[str, str]) -> None:
     """Each batch as a temp table of ``connection`` (in memory; allowed on a read-only database), or a temp
     view of its query when it holds more than BATCH_ROWS_IN_MEMORY rows (W10M's post-day batches: 1.3 GB
     instead of 0.5 GB peak, for no gain: their queries are scans, not per-query overhead)."""
-    done = _dialect_class().batches_created
+    made = {name for (name,) in connection.execute(
+        "select table_name from duckdb_tables() where temporary "
+        "union all select view_name from duckdb_views() where temporary and not internal").fetchall()}
     for name, query in tables.items():
-        if (id(connection), name) in done:
+        if name in made:
             continue
         connection.execute(f"create temp table {name} as select * from ({query}) limit {BATCH_ROWS_IN_MEMORY + 1}")
         [(rows,)] = connection.execute(f"select count(*) from {name}").fetchall()
         if rows > BATCH_ROWS_IN_MEMORY:
             connection.execute(f"drop table {name}")
             connection.execute(f"create temp view {name} as {query}")
-        done.add((id(connection), name))
 
 
 def _materialise_batches(batches: dict[str, str | None]) -> dict[str, str | None]:
@@ -221,7 +221,6 @@ def _close_ge_connections() -> None:
         connection.close()
     dialect.opened.clear()
     dialect.batch_tables.clear()
-    dialect.batches_created.clear()
     gc.collect()  # DuckDB releases the read-only database instance once nothing refers to it
 
 
