@@ -495,7 +495,7 @@ def discover_models(sql_dir: Path) -> list[Model]:
         model.references = {r for r in refs if r in models} - {model.relation}
     for model in models.values():
         for upstream in model.replaced_inputs:
-            if upstream not in _read_through_views(models, model):
+            if upstream not in _read_through_views(models, model.references):
                 raise TransformError(f"model {model.relation} ({model.source}): replaced_rows({upstream}) "
                                      f"needs the model to read {upstream} (directly or through views)")
             if models[upstream].materialized != "table" or not models[upstream].incremental_key:
@@ -511,12 +511,13 @@ def discover_models(sql_dir: Path) -> list[Model]:
     return _topological(models)
 
 
-def _read_through_views(models: Mapping[str, Model], model: Model) -> set[str]:
-    """The relations ``model`` reads directly or through the views it reads."""
-    read, pending = set(), sorted(model.references)
+def _read_through_views(models: Mapping[str, Model], relations: Iterable[str]) -> set[str]:
+    """The models among ``relations`` and, for the views among them, the models they read (transitively)."""
+    read: set[str] = set()
+    pending = sorted(relations)
     while pending:
         relation = pending.pop()
-        if relation in read:
+        if relation in read or relation not in models:
             continue
         read.add(relation)
         if models[relation].materialized == "view":
@@ -928,19 +929,9 @@ def _touched_relations(con: duckdb.DuckDBPyConnection, settings: Settings, model
 def _reads_refreshed_tables(model: Model, by_relation: Mapping[str, Model], touched: set[str]) -> bool:
     """Whether ``model``'s affected_keys query reads (directly or through views) a table that this run
     refreshes before the model's turn: then the keys must also be taken before the run."""
-    pending = [f"{s}.{t}" for s, t in _REFERENCE.findall(model.affected_keys or "")]
-    seen: set[str] = set()
-    while pending:
-        relation = pending.pop()
-        upstream = by_relation.get(relation)
-        if relation in seen or upstream is None or relation == model.relation:
-            continue
-        seen.add(relation)
-        if upstream.materialized == "view":
-            pending += sorted(upstream.references)
-        elif relation in touched:
-            return True
-    return False
+    read = _read_through_views(by_relation, {f"{s}.{t}" for s, t in _REFERENCE.findall(model.affected_keys or "")})
+    return any(relation != model.relation and by_relation[relation].materialized != "view" and relation in touched
+               for relation in read)
 
 
 def _run_incremental(con: duckdb.DuckDBPyConnection, settings: Settings, models: list[Model],
