@@ -291,24 +291,82 @@ def test_failing_sample_is_the_same_first_rows_on_every_run(tmp_path: Path) -> N
     assert samples[0] == samples[1] == ["2026-11-15", "2026-11-16", "2026-11-17", "2026-11-18", "2026-11-19"]
 
 
-def test_recent_days_batches_are_read_once_into_temp_tables(monkeypatch: pytest.MonkeyPatch) -> None:
-    # GE runs each recent_days batch from a temp table of its connection, not the lake query per expectation;
-    # a batch over BATCH_ROWS_IN_MEMORY rows stays a query (a temp view), so a big one costs no memory
+def test_recent_days_batches_are_read_once_per_run_for_every_connection(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GE runs each recent_days batch from a table read once per run, shared by every connection GE opens
+    # (an in-memory database attached to the instance), not the lake query per expectation; a batch over
+    # BATCH_ROWS_IN_MEMORY rows stays a query, so a big one costs no memory
     monkeypatch.setattr(quality, "BATCH_ROWS_IN_MEMORY", 3)
-    runnable = quality._materialise_batches({"raw.x__post": "select range as n from range(3)",
+    path = tmp_path / "batches.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("create table source as select range as n from range(3)")
+    runnable = quality._materialise_batches({"raw.x__post": "select n from source",
                                              "raw.x__post_daily_metrics": "select range as n from range(4)",
                                              "audit.kpi_post": None})
+    first = duckdb.connect(str(path), read_only=True)
+    second = duckdb.connect(str(path), read_only=True)     # the same DuckDB instance, as GE's connections
     try:
         assert runnable == {"audit.kpi_post": None, "raw.x__post": "select * from _goalpost_batch_1",
                             "raw.x__post_daily_metrics": "select * from _goalpost_batch_2"}
-        con = duckdb.connect()
         for _ in range(2):      # a connection handed out twice gets them once
-            quality._create_batch_tables(con, quality._dialect_class().batch_tables)
-        assert con.execute("select table_name from duckdb_tables() where temporary").fetchall() == [
-            ("_goalpost_batch_1",)]
-        views = con.execute("select view_name from duckdb_views() where temporary and not internal").fetchall()
-        assert views == [("_goalpost_batch_2",)]
-        assert con.execute("select count(*) from _goalpost_batch_2").fetchall() == [(4,)]
+            quality._create_batch_tables(first, quality._dialect_class().batch_tables)
+        assert first.execute("select table_name from duckdb_tables() where database_name = 'goalpost_batches'"
+                             ).fetchall() == [("_goalpost_batch_1",)]
+        # the second connection reads the stored batch, not the query again: were it run again, it would
+        # return a fourth row
+        quality._dialect_class().batch_tables["_goalpost_batch_1"] = "select n from source union all select 99"
+        quality._create_batch_tables(second, quality._dialect_class().batch_tables)
+        for con in (first, second):
+            views = con.execute("select view_name from duckdb_views() where temporary and not internal "
+                                "order by 1").fetchall()
+            assert views == [("_goalpost_batch_1",), ("_goalpost_batch_2",)]
+            assert con.execute("select list(n order by n) from _goalpost_batch_1").fetchall() == [([0, 1, 2],)]
+            assert con.execute("select count(*) from _goalpost_batch_2").fetchall() == [(4,)]
     finally:
+        first.close()
+        second.close()
         quality._close_ge_connections()
     assert quality._dialect_class().batch_tables == {}
+    assert quality._dialect_class().batch_sources == {}
+
+
+def test_each_unexpected_rows_query_runs_once_as_a_count(tmp_path: Path) -> None:
+    # GE's UnexpectedRowsExpectation also runs the query for its rows, which SUMMARY results drop; the gate
+    # counts only (its failing-row sample is taken once per failure, ordered); the result keeps GE's type
+    import sqlalchemy
+    from sqlalchemy import event
+
+    settings = _settings(tmp_path)
+    warehouse.build_clean(settings.warehouse_path)
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute("update audit.kpi_daily_account set reach = -1 where date = date '2026-11-20'")
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append(statement)
+
+    event.listen(sqlalchemy.engine.Engine, "before_cursor_execute", record)
+    try:
+        with pytest.raises(quality.QualityGateFailed):
+            quality.validate(settings, run_id="once", as_of=AS_OF, tables=["audit.kpi_daily_account"])
+    finally:
+        event.remove(sqlalchemy.engine.Engine, "before_cursor_execute", record)
+    suite = json.loads((settings.expectations_dir / "audit.kpi_daily_account.json").read_text())
+    queries = [quality._render_query(e["kwargs"]["unexpected_rows_query"], as_of=AS_OF,
+                                     table="audit.kpi_daily_account")
+               for e in suite["expectations"] if e["type"] == "unexpected_rows_expectation"]
+    assert queries
+    batch = "(SELECT * FROM audit.kpi_daily_account WHERE true) AS subselect"   # GE's whole-table batch
+    flat = [" ".join(statement.split()) for statement in statements]
+    for query in queries:
+        runs = [s for s in flat if " ".join(query.replace("{batch}", batch).split()) in s]
+        assert len(runs) == 1 and runs[0].startswith("SELECT COUNT(*) as unexpected_row_count FROM"), query
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        [(kind, count, sample)] = con.execute(
+            "select expectation_type, unexpected_count, failing_sample from ops.dq_results "
+            "where run_id = 'once' and check_name = 'non_negative_counts'").fetchall()
+        [(negative,)] = con.execute("select count(*) from audit.kpi_daily_account "
+                                    "where date = date '2026-11-20'").fetchall()
+    assert kind == "unexpected_rows_expectation"
+    assert negative > 0 and count == negative
+    assert [row["date"] for row in json.loads(sample)] == ["2026-11-20"] * min(negative, quality.SAMPLE_ROWS)
