@@ -405,7 +405,7 @@ def _non_empty_relations(con: Any, settings: Settings, suites: list[Suite],
 def _run_great_expectations(settings: Settings, planned: list[_Planned], batches: dict[str, str | None],
                             *, as_of: dt.date, run_id: str, run_time: dt.datetime,
                             docs_dir: Path) -> dict[str, Any]:
-    """Validate every planned table in one GE checkpoint; returns suite-validation results by GE name."""
+    """Validate every planned table with GE; returns suite-validation results by GE name."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
@@ -449,17 +449,15 @@ def _run_great_expectations(settings: Settings, planned: list[_Planned], batches
                 batch = asset.add_batch_definition_whole_table(name="whole_table")
                 suite = context.suites.add(gx.ExpectationSuite(
                     **_runtime_suite(item.suite, item.table, item.ge_name, as_of)))
-                definitions.append(context.validation_definitions.add(
-                    gx.ValidationDefinition(name=item.ge_name, data=batch, suite=suite)))
-            checkpoint = context.checkpoints.add(gx.Checkpoint(
-                name="goalpost_quality_gate",
-                validation_definitions=definitions,
-                result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_ROWS},
-            ))
-            result = checkpoint.run(run_id=RunIdentifier(run_name=run_id, run_time=run_time))
-            # Once for the whole run: UpdateDataDocsAction rebuilds the site after every table.
-            context.build_data_docs()
-            return {suite_result.suite_name: suite_result for suite_result in result.run_results.values()}
+                definitions.append(gx.ValidationDefinition(name=item.ge_name, data=batch, suite=suite))
+            # Each definition run on its own (it stores its result for Data Docs) rather than through a
+            # Checkpoint, which has no action to run here and serialises every definition twice to check
+            # they are "fresh" (~2.7 s on the demo warehouse's 89 tables).
+            run = RunIdentifier(run_name=run_id, run_time=run_time)
+            result_format = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_ROWS}
+            results = [definition.run(result_format=result_format, run_id=run) for definition in definitions]
+            context.build_data_docs()      # once, from the stored results
+            return {suite_result.suite_name: suite_result for suite_result in results}
         finally:
             if source is not None and source.execution_engine is not None:
                 source.execution_engine.engine.dispose()
