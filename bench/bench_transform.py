@@ -8,6 +8,8 @@ revised) | checks: engines give equal tables, incremental == a full rebuild of t
 bytes). Ratios use each step's work time, timed inside its process from the first read to the result stored
 (imports and interpreter start-up excluded). Each timed step runs --repeat times (default 3) and the fastest
 counts, as timeit does: this box is shared and one sample swings by 25 % or more; all samples are reported.
+The repeats are interleaved (floor, full, ..., polars, then again), so each ratio compares samples taken side by
+side.
 
     python bench/generate_w10m.py --out var/bench      # once
     python bench/bench_transform.py --root var/bench   # writes bench/results/transform.json
@@ -272,10 +274,19 @@ def compare_warehouses(root: Path) -> list[str]:
     return problems
 
 
-def run_timed_step(root: Path, step: str, repeat: int, *extra: str) -> dict:
-    """``run_step`` ``repeat`` times: the fastest work time counts (as timeit does: on a shared box the
-    others measure the neighbours too), the peak RSS is the largest; every sample is kept."""
-    runs = [run_step(root, step, *extra) for _ in range(repeat)]
+def run_timed_steps(root: Path, steps: tuple[str, ...], repeat: int, *extra: str) -> dict[str, dict]:
+    """Each step ``repeat`` times, interleaved (round r runs every step once), so a slow phase of this shared
+    box slows every engine alike and the ratios compare samples taken side by side."""
+    runs: dict[str, list[dict]] = {step: [] for step in steps}
+    for _ in range(repeat):
+        for step in steps:
+            runs[step].append(run_step(root, step, *extra))
+    return {step: fastest(samples) for step, samples in runs.items()}
+
+
+def fastest(runs: list[dict]) -> dict:
+    """The fastest work time counts (as timeit does: on a shared box the others measure the neighbours
+    too), the peak RSS is the largest; every sample is kept."""
     best = dict(min(runs, key=lambda r: r["seconds_work"]))
     best.update(peak_rss_mb=max(r["peak_rss_mb"] for r in runs),
                 samples_seconds_work=[round(r["seconds_work"], 3) for r in runs])
@@ -320,12 +331,10 @@ def main() -> None:
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     results = {"reset": run_step(root, "reset")}
-    for step in ("floor", "full", "full_refresh", "pandas", "polars"):
-        results[step] = run_timed_step(root, step, args.repeat)
+    results |= run_timed_steps(root, ("floor", "full", "full_refresh", "pandas", "polars"), args.repeat)
     change = run_step(root, "change")
     # each repeat recomputes the same keys on the warehouse the previous one left (the run is idempotent)
-    results["incremental"] = run_timed_step(root, "incremental", args.repeat, "--changed",
-                                            json.dumps(change["changed"]))
+    results |= run_timed_steps(root, ("incremental",), args.repeat, "--changed", json.dumps(change["changed"]))
     results["rebuild_changed"] = run_step(root, "rebuild_changed")
     run_step(root, "reset")
     problems = compare_marts(root, "pandas") + compare_marts(root, "polars") + compare_warehouses(root)

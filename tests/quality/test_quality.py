@@ -370,3 +370,102 @@ def test_each_unexpected_rows_query_runs_once_as_a_count(tmp_path: Path) -> None
     assert kind == "unexpected_rows_expectation"
     assert negative > 0 and count == negative
     assert [row["date"] for row in json.loads(sample)] == ["2026-11-20"] * min(negative, quality.SAMPLE_ROWS)
+
+
+def _stored_results(settings: Settings, run_id: str) -> list[tuple]:
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        return con.execute(
+            "select suite, table_name, check_name, expectation_type, kwargs::varchar, severity, success, "
+            "observed_value::varchar, unexpected_count, failing_sample::varchar, exception "
+            "from ops.dq_results where run_id = ? order by all", [run_id]).fetchall()
+
+
+def _docs_index_tables(settings: Settings) -> set[str]:
+    import re
+    index = (settings.docs_dir / "data_docs" / "index.html").read_text()
+    return set(re.findall(r"validations/([a-z_]+/[a-z_0-9]+)/", index))
+
+
+def test_two_validation_workers_give_the_results_and_data_docs_of_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the bad warehouse fails expectations of every kind (map, aggregate, unexpected rows) in several tables
+    settings = _settings(tmp_path)
+    warehouse.build_bad(settings.warehouse_path)
+    summaries, indexes = {}, {}
+    for workers in ("2", "1"):     # two first: nothing in this process has run GE yet when run alone
+        monkeypatch.setenv("GOALPOST_VALIDATION_WORKERS", workers)
+        with pytest.raises(quality.QualityGateFailed) as caught:
+            quality.validate(settings, run_id=f"workers-{workers}", as_of=AS_OF)
+        summaries[workers] = {k: v for k, v in caught.value.summary.items()
+                              if k not in ("run_id", "validated_at")}
+        indexes[workers] = _docs_index_tables(settings)
+    assert summaries["1"] == summaries["2"]
+    assert _stored_results(settings, "workers-1") == _stored_results(settings, "workers-2")
+    validated = {row[1].replace(".", "/") for row in _stored_results(settings, "workers-2") if row[0]}
+    assert len(validated) > 2 and indexes["1"] == indexes["2"] == validated
+
+
+def test_validation_workers_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOALPOST_VALIDATION_WORKERS", "3")
+    assert quality.validation_workers() == 3
+    monkeypatch.delenv("GOALPOST_VALIDATION_WORKERS")
+    monkeypatch.setattr(quality.os, "cpu_count", lambda: 8)
+    assert quality.validation_workers() == 2
+    monkeypatch.setattr(quality.os, "cpu_count", lambda: None)
+    assert quality.validation_workers() == 1
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("GOALPOST_VALIDATION_WORKERS", bad)
+        with pytest.raises(ValueError) as caught:
+            quality.validation_workers()
+        assert str(caught.value) == (f"GOALPOST_VALIDATION_WORKERS={bad!r}: expected a whole number of "
+                                     "processes, 1 or more")
+
+
+def test_shares_balance_expectation_counts_and_keep_plan_order() -> None:
+    def planned(name: str, expectations: int) -> quality._Planned:
+        suite = quality.Suite(name, name, Path(f"{name}.json"), {"expectations": [{}] * expectations})
+        return quality._Planned(name, suite, name)
+
+    items = [planned("a", 2), planned("b", 9), planned("c", 4), planned("d", 5), planned("e", 1)]
+    shares = quality._shares(items, 2)
+    # largest first, each to the lighter share: b(9) | d(5), c(4) -> 9 | 9; then a(2) | e(1) -> 11 | 10
+    assert [[i.table for i in share] for share in shares] == [["a", "b"], ["c", "d", "e"]]
+    assert quality._shares(items[:1], 2) == [items[:1]]
+
+
+def test_a_failing_validation_worker_fails_the_run_with_its_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = _settings(tmp_path)
+    warehouse.build_clean(settings.warehouse_path)
+    monkeypatch.setenv("GOALPOST_VALIDATION_WORKERS", "2")
+
+    def broken(*args, **kwargs):
+        raise ValueError("suite store unreadable")
+
+    monkeypatch.setattr(quality, "_validate_share", broken)     # the forked workers inherit it
+    with pytest.raises(RuntimeError) as caught:
+        quality.validate(settings, run_id="broken", as_of=AS_OF)
+    message = str(caught.value)
+    assert message.startswith("Great Expectations validation failed in a worker process: goalpost-validate")
+    assert message.count("ValueError: suite store unreadable") == 2
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:    # nothing recorded
+        tables = {t for (t,) in con.execute("select table_name from duckdb_tables()").fetchall()}
+    assert "dq_results" not in tables
+
+
+def test_a_daemonic_process_validates_in_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a Celery prefork pool process is daemonic and may not start processes: the run stays in it
+    import multiprocessing
+    from types import SimpleNamespace
+
+    settings = _settings(tmp_path)
+    warehouse.build_clean(settings.warehouse_path)
+    monkeypatch.setenv("GOALPOST_VALIDATION_WORKERS", "2")
+    monkeypatch.setattr(multiprocessing, "current_process", lambda: SimpleNamespace(daemon=True))
+
+    def no_fork(method=None):
+        raise AssertionError("daemonic processes are not allowed to have children")
+
+    monkeypatch.setattr(multiprocessing, "get_context", no_fork)
+    summary = quality.validate(settings, run_id="daemon", as_of=AS_OF)
+    assert summary["tables"] == 6 and summary["failures"] == {"critical": 0, "warning": 0, "info": 0}
