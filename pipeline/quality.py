@@ -514,6 +514,46 @@ def _validation_worker(pipe: Any, *args: Any, **kwargs: Any) -> None:
         pipe.close()
 
 
+def _run_workers(settings: Settings, shares: list[list[_Planned]], batches: dict[str, str | None],
+                 options: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """One forked worker per share; returns their merged outcome and the errors of those that failed.
+
+    Workers are daemonic and terminated if this process stops waiting (an exception, a signal), so no
+    orphan keeps the warehouse open read-only and blocks the next writer."""
+    import multiprocessing
+
+    fork = multiprocessing.get_context("fork")
+    running = []
+    outcome: dict[str, Any] = {}
+    errors: list[str] = []
+    try:
+        for share in shares:
+            receive, send = fork.Pipe(duplex=False)
+            share_batches = {item.ge_name: batches[item.ge_name] for item in share}
+            process = fork.Process(target=_validation_worker, args=(send, settings, share, share_batches),
+                                   kwargs=options, name="goalpost-validate", daemon=True)
+            running.append((process, receive))      # before start: an interrupted start leaves no orphan
+            process.start()
+            send.close()
+        for process, receive in running:
+            try:
+                status, payload = receive.recv()
+            except EOFError:
+                status, payload = "error", "the worker exited without a result"
+            process.join()
+            if status == "ok":
+                outcome.update(payload)
+            else:
+                errors.append(f"{process.name} (exit code {process.exitcode}): {payload}")
+    finally:
+        for process, receive in running:
+            if process.is_alive():
+                process.terminate()
+                process.join()
+            receive.close()
+    return outcome, errors
+
+
 def _run_great_expectations(settings: Settings, planned: list[_Planned], batches: dict[str, str | None],
                             *, as_of: dt.date, run_id: str, run_time: dt.datetime,
                             docs_dir: Path) -> dict[str, Any]:
@@ -539,31 +579,10 @@ def _run_great_expectations(settings: Settings, planned: list[_Planned], batches
             workers = 1
         shares = _shares(planned, workers)
         options = {"as_of": as_of, "run_id": run_id, "run_time": run_time, "store_dir": store_dir}
-        outcome: dict[str, Any] = {}
         if len(shares) <= 1:
             outcome = _validate_share(settings, planned, batches, **options)
         else:
-            fork = multiprocessing.get_context("fork")
-            running = []
-            for share in shares:
-                receive, send = fork.Pipe(duplex=False)
-                share_batches = {item.ge_name: batches[item.ge_name] for item in share}
-                process = fork.Process(target=_validation_worker, args=(send, settings, share, share_batches),
-                                       kwargs=options, name="goalpost-validate")
-                process.start()
-                send.close()
-                running.append((process, receive))
-            errors = []
-            for process, receive in running:
-                try:
-                    status, payload = receive.recv()
-                except EOFError:
-                    status, payload = "error", "the worker exited without a result"
-                process.join()
-                if status == "ok":
-                    outcome.update(payload)
-                else:
-                    errors.append(f"{process.name} (exit code {process.exitcode}): {payload}")
+            outcome, errors = _run_workers(settings, shares, batches, options)
             if errors:
                 raise RuntimeError("Great Expectations validation failed in a worker process: " + "\n".join(errors))
         with contextlib.redirect_stdout(io.StringIO()):

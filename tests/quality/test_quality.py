@@ -469,3 +469,43 @@ def test_a_daemonic_process_validates_in_itself(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setattr(multiprocessing, "get_context", no_fork)
     summary = quality.validate(settings, run_id="daemon", as_of=AS_OF)
     assert summary["tables"] == 6 and summary["failures"] == {"critical": 0, "warning": 0, "info": 0}
+
+
+def test_workers_are_stopped_when_the_run_is_interrupted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a signal (an Airflow task timeout, Ctrl-C) while waiting for the workers: none is left running, holding
+    # the warehouse open read-only and blocking the next writer
+    import multiprocessing
+    import os
+    import signal
+    import threading
+    import time
+
+    settings = _settings(tmp_path)
+    warehouse.build_clean(settings.warehouse_path)
+    monkeypatch.setenv("GOALPOST_VALIDATION_WORKERS", "2")
+    started_flag = tmp_path / "worker-started"
+
+    def stuck(*args, **kwargs):
+        started_flag.touch()
+        time.sleep(60)
+
+    monkeypatch.setattr(quality, "_validate_share", stuck)
+
+    def interrupt(signum, frame):
+        raise TimeoutError("task timed out")
+
+    def signal_once_a_worker_runs() -> None:
+        while not started_flag.exists():
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGALRM)
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    threading.Thread(target=signal_once_a_worker_runs, daemon=True).start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(TimeoutError):
+            quality.validate(settings, run_id="interrupted", as_of=AS_OF)
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    assert time.monotonic() - started < 30
+    assert multiprocessing.active_children() == []
