@@ -19,7 +19,9 @@ marts). Empty tables are skipped otherwise; tables without a suite are reported 
 
 How GE reaches DuckDB (STACK-NOTES): through a duckdb-engine dialect without transactions,
 opened read-only; results go to ``ops.dq_results`` through a read-write connection opened only
-after every GE connection is closed (one DuckDB file, one config per process).
+after every GE connection is closed (one DuckDB file, one config per process). GE runs in
+``validation_workers()`` forked processes, each validating a share of the tables read-only; this
+process builds Data Docs from what they stored and is the only writer.
 GE is imported inside functions: DAG files import this module at parse time.
 """
 
