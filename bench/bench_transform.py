@@ -346,12 +346,24 @@ def main() -> None:
             for name in ("floor", "full", "full_refresh", "pandas", "polars", "incremental")}
     full, floor, incremental = work["full"], work["floor"], work["incremental"]
     cpu = {name: results[name]["cpu_seconds"] for name in ("floor", "full", "pandas", "polars", "incremental")}
+
+    def per_round(numerator: str, denominator: str) -> list[float]:
+        return [round(a / b, 2) for a, b in zip(results[numerator]["samples_seconds_work"],
+                                                 results[denominator]["samples_seconds_work"])]
+
     summary = {
         "work_seconds": {name: round(value, 2) for name, value in work.items()},
         "full_vs_pandas_speedup": round(work["pandas"] / full, 2),
         "full_vs_polars_speedup": round(work["polars"] / full, 2),
         "full_vs_floor_ratio": round(full / floor, 2),
         "incremental_vs_full_ratio": round(incremental / full, 3),
+        # the same ratios round by round (the interleaved samples taken side by side): their spread shows
+        # how far one run's best-of figures can be trusted on this box
+        "ratios_per_round": {
+            "full_vs_pandas_speedup": per_round("pandas", "full"),
+            "full_vs_polars_speedup": per_round("polars", "full"),
+            "full_vs_floor_ratio": per_round("full", "floor"),
+        },
         "cpu_seconds": cpu,
         "targets": {"full <= pandas / 3": full <= work["pandas"] / 3,
                     "full <= polars / 1.2": full <= work["polars"] / 1.2,
