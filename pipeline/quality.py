@@ -507,6 +507,12 @@ def _shares(planned: list[_Planned], workers: int) -> list[list[_Planned]]:
 
 
 def _validation_worker(pipe: Any, *args: Any, **kwargs: Any) -> None:
+    import signal
+
+    # a fork inherits the parent's handlers (an Airflow task's SIGTERM handler, pytest's SIGINT): the parent
+    # stops a worker with SIGTERM, and that must end it
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     try:
         pipe.send(("ok", _validate_share(*args, **kwargs)))
     except BaseException:  # noqa: BLE001  (reported to the parent, which raises it)
@@ -551,6 +557,9 @@ def _run_workers(settings: Settings, shares: list[list[_Planned]], batches: dict
         for process, receive in running:
             if process.is_alive():
                 process.terminate()
+                process.join(5)
+            if process.is_alive():      # SIGTERM was ignored after all
+                process.kill()
                 process.join()
             receive.close()
     return outcome, errors
