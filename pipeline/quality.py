@@ -59,7 +59,7 @@ MISSING_SUITE = "expect_table_to_have_suite"  # Goalpost's own row type, not a G
 log = logging.getLogger(__name__)
 
 _DIALECT = "goalpost_readonly"
-_BATCH_DATABASE = "goalpost_batches"   # in-memory, attached for the run (see _create_batch_tables)
+_BATCH_DATABASE = "goalpost_batches"   # in-memory, attached for the run (see _create_batch_views)
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 _RAW_VIEW = re.compile(r"^raw\.(?P<platform>[a-z0-9_]+?)__(?P<entity>[a-z0-9_]+)$")
 
@@ -145,7 +145,7 @@ def _dialect_class() -> type:
 
         supports_statement_cache = True  # compilation is duckdb-engine's, unchanged
         opened: list[Any] = []
-        batch_tables: dict[str, str] = {}  # batch name -> its query, for this run
+        batch_queries: dict[str, str] = {}  # batch name -> its query, for this run
         batch_sources: dict[str, str] = {}  # batch name -> what its temp views select (table or query)
 
         def do_begin(self, dbapi_connection: Any) -> None:
@@ -159,7 +159,7 @@ def _dialect_class() -> type:
 
         def connect(self, *cargs: Any, **cparams: Any) -> Any:
             connection = super().connect(*cargs, **cparams)
-            _create_batch_tables(connection, ReadOnlyDuckDBDialect.batch_tables)
+            _create_batch_views(connection, ReadOnlyDuckDBDialect.batch_queries)
             ReadOnlyDuckDBDialect.opened.append(connection)
             return connection
 
@@ -216,7 +216,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _create_batch_tables(connection: Any, tables: dict[str, str]) -> None:
+def _create_batch_views(connection: Any, queries: dict[str, str]) -> None:
     """Give ``connection`` a temp view ``<name>`` for each batch of the run.
 
     A batch is read once per run into a compressed in-memory database attached to the DuckDB instance,
@@ -232,7 +232,7 @@ def _create_batch_tables(connection: Any, tables: dict[str, str]) -> None:
         connection.execute(f"attach ':memory:' as {_BATCH_DATABASE} (read_only false, compress)")
     views = {name for (name,) in connection.execute(
         "select view_name from duckdb_views() where temporary and not internal").fetchall()}
-    for name, query in tables.items():
+    for name, query in queries.items():
         if name in views:
             continue
         if name not in dialect.batch_sources:       # the run's first connection reads it
@@ -250,7 +250,7 @@ def _create_batch_tables(connection: Any, tables: dict[str, str]) -> None:
 
 def _materialise_batches(batches: dict[str, str | None]) -> dict[str, str | None]:
     """The batch queries as GE runs them: each ``recent_days`` batch read once per run (see
-    ``_create_batch_tables``), instead of once per expectation (a raw batch re-reads its lake files every
+    ``_create_batch_views``), instead of once per expectation (a raw batch re-reads its lake files every
     time: ~9 ms a query, 772 queries on the demo warehouse: validation ~22 -> ~17 s there)."""
     dialect = _dialect_class()
     runnable: dict[str, str | None] = {}
@@ -258,11 +258,11 @@ def _materialise_batches(batches: dict[str, str | None]) -> dict[str, str | None
         if query is None:
             runnable[name] = None
             continue
-        table = f"_goalpost_batch_{number}"
-        dialect.batch_tables[table] = query
-        runnable[name] = f"select * from {table}"
+        batch = f"_goalpost_batch_{number}"
+        dialect.batch_queries[batch] = query
+        runnable[name] = f"select * from {batch}"
     for connection in dialect.opened:       # one GE opened already (its connection test) may be reused
-        _create_batch_tables(connection, dialect.batch_tables)
+        _create_batch_views(connection, dialect.batch_queries)
     return runnable
 
 
@@ -271,7 +271,7 @@ def _close_ge_connections() -> None:
     for connection in dialect.opened:
         connection.close()
     dialect.opened.clear()
-    dialect.batch_tables.clear()
+    dialect.batch_queries.clear()
     dialect.batch_sources.clear()
     gc.collect()  # DuckDB releases the read-only database instance once nothing refers to it
 

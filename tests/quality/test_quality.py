@@ -309,13 +309,13 @@ def test_recent_days_batches_are_read_once_per_run_for_every_connection(
         assert runnable == {"audit.kpi_post": None, "raw.x__post": "select * from _goalpost_batch_1",
                             "raw.x__post_daily_metrics": "select * from _goalpost_batch_2"}
         for _ in range(2):      # a connection handed out twice gets them once
-            quality._create_batch_tables(first, quality._dialect_class().batch_tables)
+            quality._create_batch_views(first, quality._dialect_class().batch_queries)
         assert first.execute("select table_name from duckdb_tables() where database_name = 'goalpost_batches'"
                              ).fetchall() == [("_goalpost_batch_1",)]
         # the second connection reads the stored batch, not the query again: were it run again, it would
         # return a fourth row
-        quality._dialect_class().batch_tables["_goalpost_batch_1"] = "select n from source union all select 99"
-        quality._create_batch_tables(second, quality._dialect_class().batch_tables)
+        quality._dialect_class().batch_queries["_goalpost_batch_1"] = "select n from source union all select 99"
+        quality._create_batch_views(second, quality._dialect_class().batch_queries)
         for con in (first, second):
             views = con.execute("select view_name from duckdb_views() where temporary and not internal "
                                 "order by 1").fetchall()
@@ -326,7 +326,7 @@ def test_recent_days_batches_are_read_once_per_run_for_every_connection(
         first.close()
         second.close()
         quality._close_ge_connections()
-    assert quality._dialect_class().batch_tables == {}
+    assert quality._dialect_class().batch_queries == {}
     assert quality._dialect_class().batch_sources == {}
 
 
