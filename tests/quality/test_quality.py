@@ -483,10 +483,8 @@ def test_workers_are_stopped_when_the_run_is_interrupted(tmp_path: Path, monkeyp
     settings = _settings(tmp_path)
     warehouse.build_clean(settings.warehouse_path)
     monkeypatch.setenv("GOALPOST_VALIDATION_WORKERS", "2")
-    started_flag = tmp_path / "worker-started"
-
     def stuck(*args, **kwargs):
-        started_flag.touch()
+        (tmp_path / f"worker-{os.getpid()}.started").touch()
         time.sleep(60)
 
     monkeypatch.setattr(quality, "_validate_share", stuck)
@@ -494,15 +492,16 @@ def test_workers_are_stopped_when_the_run_is_interrupted(tmp_path: Path, monkeyp
     def interrupt(signum, frame):
         raise TimeoutError("task timed out")
 
-    def signal_once_a_worker_runs() -> None:
-        while not started_flag.exists():
+    def signal_once_both_workers_run() -> None:
+        # both forked: the signal reaches the parent waiting for results, not in the middle of a fork
+        while len(list(tmp_path.glob("worker-*.started"))) < 2:
             time.sleep(0.05)
         os.kill(os.getpid(), signal.SIGALRM)
 
     previous = signal.signal(signal.SIGALRM, interrupt)
     # the workers inherit this process's handlers; an Airflow task's SIGTERM handler does not exit at once
     previous_term = signal.signal(signal.SIGTERM, lambda signum, frame: None)
-    threading.Thread(target=signal_once_a_worker_runs, daemon=True).start()
+    threading.Thread(target=signal_once_both_workers_run, daemon=True).start()
     started = time.monotonic()
     try:
         with pytest.raises(TimeoutError):
