@@ -1,11 +1,6 @@
 -- Lifetime KPIs per post: sums of its post-day metrics, with ERR (by reach) and post ER (by followers).
 -- incremental_key: platform, account_id, post_id
--- affected_keys: select platform, account_id, post_id from intermediate.int_post_daily_metrics__landed
---     where (platform, partition_date) in (select platform, date from _changed)
---     union
---     select stored.platform, stored.account_id, stored.post_id from intermediate.int_post_metrics__summed_as_landed as stored
---     semi join _changed on _changed.platform = stored.platform
---         and _changed.date between stored.first_partition_date and stored.last_partition_date
+-- affected_keys: select platform, account_id, post_id from replaced_rows(intermediate.int_post_metrics__summed_as_landed)
 --     union
 --     select platform, account_id, post_id from intermediate.int_posts__unioned
 --     where (platform, partition_date) in (select platform, date from _changed)
