@@ -60,6 +60,7 @@ log = logging.getLogger(__name__)
 
 _DIALECT = "goalpost_readonly"
 _BATCH_DATABASE = "goalpost_batches"   # in-memory, attached for the run (see _create_batch_views)
+_INDEX_ONLY = "goalpost-data-docs-index-only"  # a suite name no run uses (see _build_data_docs_index)
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 _RAW_VIEW = re.compile(r"^raw\.(?P<platform>[a-z0-9_]+?)__(?P<entity>[a-z0-9_]+)$")
 
@@ -433,15 +434,17 @@ def _ge_context(store_dir: Path, docs_dir: Path | None = None) -> Any:
 
 
 def _validate_share(settings: Settings, planned: list[_Planned], batches: dict[str, str | None], *,
-                    as_of: dt.date, run_id: str, run_time: dt.datetime, store_dir: Path) -> dict[str, Any]:
-    """Validate ``planned`` with GE; returns, by GE name, the result rows and GE's worst failed severity
-    (plain data: a validation worker sends it back to the parent)."""
+                    as_of: dt.date, run_id: str, run_time: dt.datetime, store_dir: Path,
+                    docs_dir: Path) -> dict[str, Any]:
+    """Validate ``planned`` with GE and render their Data Docs pages (not the index: that needs every share);
+    returns, by GE name, the result rows and GE's worst failed severity (plain data: a validation worker
+    sends it back to the parent)."""
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
     from sqlalchemy.dialects import registry
 
     registry.register(f"duckdb.{_DIALECT}", __name__, "ReadOnlyDuckDBDialect")
-    context = _ge_context(store_dir)
+    context = _ge_context(store_dir, docs_dir)
     source = None
     # GE prints a hint for every query without {batch} (the information_schema type checks).
     with contextlib.redirect_stdout(io.StringIO()):
@@ -474,12 +477,33 @@ def _validate_share(settings: Settings, planned: list[_Planned], batches: dict[s
                 worst = result.get_max_severity_failure()      # GE's own verdict per table
                 outcome[item.ge_name] = {"rows": _rows_from_result(item, result),
                                          "worst": None if worst is None else str(getattr(worst, "value", worst))}
+            _build_data_docs_pages(context, {item.ge_name for item in planned})
             return outcome
         finally:
             if source is not None and source.execution_engine is not None:
                 source.execution_engine.engine.dispose()
             del context, source
             _close_ge_connections()
+
+
+def _build_data_docs_pages(context: Any, suite_names: set[str]) -> None:
+    """Render the suite and validation-result pages of ``suite_names`` (GE's HTML rendering is ~35 ms a page:
+    done by each validation worker for its share, in parallel), not the index."""
+    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+
+    results = [key for key in context.validation_results_store.list_keys()
+               if key.expectation_suite_identifier.name in suite_names]
+    suites = [ExpectationSuiteIdentifier(name=name) for name in sorted(suite_names)]
+    context.build_data_docs(resource_identifiers=[*suites, *results], build_index=False)
+
+
+def _build_data_docs_index(context: Any) -> None:
+    """Render the index of every stored result (the pages are already there; pages of results no longer in
+    the store, e.g. of an earlier run, are removed by GE's index builder)."""
+    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+
+    # GE renders every page when resource_identifiers is empty; a key no store holds renders none
+    context.build_data_docs(resource_identifiers=[ExpectationSuiteIdentifier(name=_INDEX_ONLY)])
 
 
 def validation_workers() -> int:
@@ -568,8 +592,9 @@ def _run_workers(settings: Settings, shares: list[list[_Planned]], batches: dict
 def _run_great_expectations(settings: Settings, planned: list[_Planned], batches: dict[str, str | None],
                             *, as_of: dt.date, run_id: str, run_time: dt.datetime,
                             docs_dir: Path) -> dict[str, Any]:
-    """Validate every planned table with GE, in ``validation_workers()`` processes, then build Data Docs
-    once from what they stored; returns ``_validate_share``'s outcome for every table.
+    """Validate every planned table with GE, in ``validation_workers()`` processes that also render their
+    tables' Data Docs pages, then build the Data Docs index once from what they stored; returns
+    ``_validate_share``'s outcome for every table.
 
     Workers are forked from this process once GE is imported (a fresh interpreter would import it again,
     3.6 s) and before any DuckDB connection is open here; each opens the warehouse read-only, as readers in
@@ -589,7 +614,8 @@ def _run_great_expectations(settings: Settings, planned: list[_Planned], batches
             log.info("validating in one process: this one is daemonic and may not start workers")
             workers = 1
         shares = _shares(planned, workers)
-        options = {"as_of": as_of, "run_id": run_id, "run_time": run_time, "store_dir": store_dir}
+        options = {"as_of": as_of, "run_id": run_id, "run_time": run_time, "store_dir": store_dir,
+                   "docs_dir": docs_dir}
         if len(shares) <= 1:
             outcome = _validate_share(settings, planned, batches, **options)
         else:
@@ -597,7 +623,7 @@ def _run_great_expectations(settings: Settings, planned: list[_Planned], batches
             if errors:
                 raise RuntimeError("Great Expectations validation failed in a worker process: " + "\n".join(errors))
         with contextlib.redirect_stdout(io.StringIO()):
-            _ge_context(store_dir, docs_dir).build_data_docs()     # once, from every stored result
+            _build_data_docs_index(_ge_context(store_dir, docs_dir))     # once, from every stored result
     return outcome
 
 

@@ -386,12 +386,21 @@ def _docs_index_tables(settings: Settings) -> set[str]:
     return set(re.findall(r"validations/([a-z_]+/[a-z_0-9]+)/", index))
 
 
+def _docs_pages(settings: Settings) -> dict[str, set[tuple[str, ...]]]:
+    """Data Docs pages by section: suite pages as (schema, table), result pages as (schema, table, run)."""
+    docs = settings.docs_dir / "data_docs"
+    return {"expectations": {page.relative_to(docs / "expectations").with_suffix("").parts
+                             for page in (docs / "expectations").rglob("*.html")},
+            "validations": {page.relative_to(docs / "validations").parts[:3]
+                            for page in (docs / "validations").rglob("*.html")}}
+
+
 def test_two_validation_workers_give_the_results_and_data_docs_of_one(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # the bad warehouse fails expectations of every kind (map, aggregate, unexpected rows) in several tables
     settings = _settings(tmp_path)
     warehouse.build_bad(settings.warehouse_path)
-    summaries, indexes = {}, {}
+    summaries, indexes, pages = {}, {}, {}
     for workers in ("2", "1"):     # two first: nothing in this process has run GE yet when run alone
         monkeypatch.setenv("GOALPOST_VALIDATION_WORKERS", workers)
         with pytest.raises(quality.QualityGateFailed) as caught:
@@ -399,10 +408,17 @@ def test_two_validation_workers_give_the_results_and_data_docs_of_one(
         summaries[workers] = {k: v for k, v in caught.value.summary.items()
                               if k not in ("run_id", "validated_at")}
         indexes[workers] = _docs_index_tables(settings)
+        pages[workers] = _docs_pages(settings)
     assert summaries["1"] == summaries["2"]
     assert _stored_results(settings, "workers-1") == _stored_results(settings, "workers-2")
     validated = {row[1].replace(".", "/") for row in _stored_results(settings, "workers-2") if row[0]}
     assert len(validated) > 2 and indexes["1"] == indexes["2"] == validated
+    # each worker renders the pages of its tables, the parent the index: one suite page and one result page
+    # per validated table, and only the latest run's (the earlier run's pages are gone)
+    tables = {tuple(name.split("/")) for name in validated}
+    for workers in ("2", "1"):
+        assert pages[workers]["expectations"] == tables
+        assert pages[workers]["validations"] == {(*table, f"workers-{workers}") for table in tables}
 
 
 def test_validation_workers_setting(monkeypatch: pytest.MonkeyPatch) -> None:
