@@ -487,7 +487,7 @@ def _validate_share(settings: Settings, planned: list[_Planned], batches: dict[s
 
 
 def _build_data_docs_pages(context: Any, suite_names: set[str]) -> None:
-    """Render the suite and validation-result pages of ``suite_names`` (GE's HTML rendering is ~35 ms a page:
+    """Render the suite and validation-result pages of ``suite_names`` (GE's HTML rendering is ~25 ms a page:
     done by each validation worker for its share, in parallel), not the index."""
     from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
