@@ -7,9 +7,15 @@ HTTP policy (one ``requests.Session`` per connector):
 - a timeout on every call;
 - throttling: when ``X-App-Usage`` (Meta) or ``x-rate-limit-remaining`` (X) says the app is at or above
   ``usage_threshold`` percent of its limit, pause ``throttle_pause`` seconds before the next call.
-Errors are :class:`ConnectorError` subclasses whose messages name the platform, the connection id
-and what to do, never the token. Bad *values* (non-numeric counts) are not errors: the row gets a
-``quarantine_reason`` and landing routes it to quarantine.
+Errors are :class:`ConnectorError` subclasses whose messages name the platform, the connection, the account and
+the date window and say what to do, never the token: a platform's own error message passes through
+:meth:`Connector.redact` and no other part of a response body is ever echoed. Each platform classifies its error
+bodies (:meth:`Connector.classify_error`: Graph ``error.code``, X problem+json, TikTok ``error.code``, ...); a rate
+limit signalled in a body (Graph answers HTTP 400 with code 4/17/32/613) is backed off and retried within
+``HttpPolicy.rate_limit_retries``, then raised so Airflow's task retry comes back later.
+Records are parsed tolerantly (:meth:`Connector.parse_record`): only identity fields are required, fields a platform
+omits read as None, unknown fields are counted in ``schema_drift`` and logged, never fatal. Bad *values*
+(non-numeric counts) are not errors: the row gets a ``quarantine_reason`` and landing routes it to quarantine.
 """
 
 from __future__ import annotations
@@ -17,12 +23,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import time
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, ClassVar
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import pyarrow as pa
 import requests
@@ -37,9 +45,6 @@ from pipeline.schemas import PLATFORM_TIMEZONES, SCHEMA_VERSION, schema_for
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
-# Platforms report a post's daily metrics for about a week after publication (one extra day covers
-# native days that start before UTC ones): a metrics window reaches back this far for its posts.
-POST_LOOKBACK = timedelta(days=8)
 
 
 def native_day_spill(platform: str) -> timedelta:
@@ -56,7 +61,15 @@ class ConnectorError(Exception):
 
 
 class AuthenticationError(ConnectorError):
-    pass
+    """The token is invalid or expired: retrying cannot help, a person must renew it."""
+
+
+class PermissionDeniedError(AuthenticationError):
+    """The token is valid but lacks a permission (scope) the call needs."""
+
+
+class BadRequestError(ConnectorError):
+    """The platform rejected a parameter of the request (a connector or configuration defect)."""
 
 
 class AccountNotFoundError(ConnectorError):
@@ -64,7 +77,13 @@ class AccountNotFoundError(ConnectorError):
 
 
 class RateLimitedError(ConnectorError):
-    pass
+    """Rate limited; ``retry_after`` is the wait in seconds the platform asked for, when it said."""
+
+    def __init__(self, message: str, retry_after: float | None = None, *, retries_exhausted: bool = False):
+        super().__init__(message)
+        self.retry_after = retry_after
+        # an HTTP 429 was already retried by urllib3 (Retry-After honoured): not retried again in place
+        self.retries_exhausted = retries_exhausted
 
 
 class ServerError(ConnectorError):
@@ -99,6 +118,29 @@ class HttpPolicy:
     usage_threshold: float = 80.0     # percent of the platform's rate limit
     throttle_pause: float = 2.0
     page_size: int = 100
+    # A rate limit signalled in an error body (not a 429 urllib3 sees) is retried this often, waiting
+    # backoff_factor * 2**n seconds (or what the platform asked for, up to retry_after_cap) between tries.
+    rate_limit_retries: int = 4
+    max_pages: int = 1_000            # one listing never reads more pages than this (a loop guard)
+    max_response_bytes: int = 50 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class PostRef:
+    """A post whose lifetime metrics a pull asks for: its id and when it was created (UTC)."""
+
+    post_id: str
+    created_at: datetime
+
+
+# What the redactor masks besides the connection's own token: bearer tokens, access_token query values, and long
+# opaque strings that look like tokens (Meta tokens start with EAA, TikTok's with act., LinkedIn's are 300+ chars).
+_SECRET_PATTERNS = (
+    re.compile(r"(?i)(bearer\s+)[^\s\"',;]+"),
+    re.compile(r"(?i)((?:access_token|client_secret|refresh_token|token)[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,;]+"),
+    re.compile(r"\b(?:EAA|act\.|AQ)[A-Za-z0-9._\-]{16,}"),
+    re.compile(r"[A-Za-z0-9_\-]{40,}"),
+)
 
 
 def fetch_schema(entity: str) -> pa.Schema:
@@ -161,48 +203,27 @@ class Paging:
 
 
 @dataclass(frozen=True)
-class GraphCursorPaging(Paging):
-    """Meta Graph API: ``paging.cursors.after`` while ``paging.next`` is present."""
+class GraphNextPaging(Paging):
+    """Meta Graph API lists: follow ``paging.next`` whole, whatever it carries (``after`` cursors on media and
+    insights, ``until`` + ``__paging_token`` on Page ``/posts``); the last page has no ``next``.
+
+    The next URL's query replaces the request's parameters, except ``access_token`` (the token travels in the
+    Authorization header, never in a URL that could be logged)."""
 
     records_key: tuple[str, ...] = ("data",)
 
     def apply(self, params: dict[str, Any], body: dict[str, Any] | None, cursor: Any) -> None:
-        params["after"] = cursor
+        params.clear()
+        params.update((k, v) for k, v in parse_qsl(urlsplit(cursor).query, keep_blank_values=True)
+                      if k != "access_token")
 
     def next_cursor(self, page: dict[str, Any], params: dict[str, Any], body: dict[str, Any] | None) -> Any:
-        paging = page.get("paging") or {}
-        if "next" not in paging:
+        paging = page.get("paging")
+        if paging is None:
             return None
-        return (parse_qs(urlsplit(paging["next"]).query).get("after") or [paging["cursors"]["after"]])[0]
-
-
-@dataclass(frozen=True)
-class StartCountPaging(Paging):
-    """LinkedIn Rest.li: ``start``/``count`` against ``paging.total``."""
-
-    records_key: tuple[str, ...] = ("elements",)
-
-    def apply(self, params: dict[str, Any], body: dict[str, Any] | None, cursor: Any) -> None:
-        params["start"] = cursor
-
-    def next_cursor(self, page: dict[str, Any], params: dict[str, Any], body: dict[str, Any] | None) -> Any:
-        paging = page["paging"]
-        following = int(paging["start"]) + int(paging["count"])
-        return following if following < int(paging["total"]) else None
-
-
-@dataclass(frozen=True)
-class BodyCursorPaging(Paging):
-    """TikTok v2: ``cursor`` in the JSON body, ``data.cursor`` + ``data.has_more`` in the reply."""
-
-    records_key: tuple[str, ...] = ("data", "videos")
-
-    def apply(self, params: dict[str, Any], body: dict[str, Any] | None, cursor: Any) -> None:
-        assert body is not None
-        body["cursor"] = cursor
-
-    def next_cursor(self, page: dict[str, Any], params: dict[str, Any], body: dict[str, Any] | None) -> Any:
-        return page["data"]["cursor"] if page["data"]["has_more"] else None
+        if not isinstance(paging, dict):
+            raise TypeError("'paging' is not an object")
+        return paging.get("next")
 
 
 @dataclass(frozen=True)
@@ -320,8 +341,12 @@ class Connector:
         self.connection_id = connection_id or credentials.conn_id or f"goalpost_{self.platform}"
         self.options = options
         self.throttle_events = 0
+        self.extra_headers: dict[str, str] = {}     # sent on every request (e.g. LinkedIn-Version)
+        self.schema_drift: Counter[tuple[str, str]] = Counter()   # (where, unknown field) -> records seen
         self.session = self._session()
         self._account: str | None = None
+        self._window: tuple[date, date] | None = None
+        self.clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)   # the pull moment; tests pin it
 
     def _session(self) -> requests.Session:
         retry = _RetryAfterCapped(
@@ -374,9 +399,37 @@ class Connector:
         since, until = as_date(since), as_date(until)
         if since >= until:
             raise ValueError(f"{self.platform}: empty window [{since}, {until})")
-        self._account = account_id
+        if entity == "post_metrics":
+            raise UnsupportedEntityError(f"{self.platform}: post_metrics are lifetime snapshots of given posts; "
+                                         "use fetch_post_metrics(account_id, posts, pulled_at)")
+        self._account, self._window = account_id, (since, until)
         rows = getattr(self, method)(account_id, since, until)
         return self.to_table(entity, account_id, [row for row in rows if in_window(entity, row, since, until)])
+
+    def snapshot_day(self) -> date:
+        """The day a count read now stands for (followers, follower demographics: values as of now, no history):
+        the end of the previous UTC day, the day a daily run pulls right after. A window without that day cannot
+        be pulled for such a count (a backfill of last month gets no follower rows, rather than today's)."""
+        return self.clock().astimezone(timezone.utc).date() - timedelta(days=1)
+
+    def fetch_post_metrics(self, account_id: str, posts: Sequence[PostRef], pulled_at: datetime) -> pa.Table:
+        """Lifetime metrics of ``posts`` as the platform reports them now, one row per post, stamped with the
+        pull: ``date`` = the UTC day of ``pulled_at`` (the lake partition).
+
+        Values are the platform's lifetime totals, never summed here; SQL derives daily increments from
+        consecutive snapshots and takes the latest snapshot for post KPIs (DECISIONLOG "Lifetime snapshots")."""
+        if "post_metrics" not in self.ENTITIES:
+            raise UnsupportedEntityError(f"{self.platform}: entity 'post_metrics' is not provided; "
+                                         f"available: {', '.join(self.ENTITIES)}")
+        pulled_at = pulled_at.astimezone(timezone.utc)
+        self._account = account_id
+        self._window = (pulled_at.date(), pulled_at.date() + timedelta(days=1))
+        rows = self.post_metrics(account_id, list(posts)) if posts else []
+        stamped = [{**row, "date": pulled_at.date()} for row in rows]
+        return self.to_table("post_metrics", account_id, stamped)
+
+    def post_metrics(self, account_id: str, posts: list[PostRef]) -> list[dict[str, Any]]:
+        raise UnsupportedEntityError(f"{self.platform}: entity 'post_metrics' is not provided")
 
     def to_table(self, entity: str, account_id: str, rows: list[dict[str, Any]]) -> pa.Table:
         schema = fetch_schema(entity)
@@ -390,9 +443,29 @@ class Connector:
 
     def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                 body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One call; a rate limit signalled in an error body is backed off and retried (bounded), every other
+        error raises its classified :class:`ConnectorError`."""
+        for attempt in range(self.policy.rate_limit_retries + 1):
+            try:
+                return self._request_once(method, path, params=params, body=body)
+            except RateLimitedError as exc:
+                wait = exc.retry_after if exc.retry_after is not None else \
+                    min(self.policy.backoff_factor * 2 ** attempt, self.policy.backoff_max)
+                if exc.retries_exhausted or attempt == self.policy.rate_limit_retries \
+                        or wait > self.policy.retry_after_cap:
+                    raise
+                log.warning("%s: rate limited on %s %s; retry %d of %d in %.2f s", self.platform, method, path,
+                            attempt + 1, self.policy.rate_limit_retries, wait)
+                time.sleep(wait)
+        raise AssertionError("unreachable")
+
+    def _request_once(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+                      body: dict[str, Any] | None = None) -> dict[str, Any]:
         url = f"{self.credentials.base_url}{path}"
+        headers = self.extra_headers or None
         try:
-            response = self.session.request(method, url, params=params, json=body, timeout=self.policy.timeout)
+            response = self.session.request(method, url, params=params, json=body, headers=headers,
+                                            timeout=self.policy.timeout)
         except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
             raise MalformedResponseError(
                 f"{self.platform}: truncated response body from {method} {path} ({type(exc).__name__})") from None
@@ -404,6 +477,10 @@ class Connector:
                                  f"'{self.connection_id}' after {self.policy.retries} retries "
                                  f"({type(exc).__name__})") from None
         self._throttle(response.headers)
+        if len(response.content) > self.policy.max_response_bytes:
+            raise MalformedResponseError(self.failure(
+                f"response from {method} {path} is {len(response.content)} bytes, above the "
+                f"{self.policy.max_response_bytes}-byte cap"))
         if response.status_code >= 400:
             raise self._http_error(response, method, path)
         try:
@@ -426,7 +503,7 @@ class Connector:
         params, body = dict(params or {}), (dict(body) if body is not None else None)
         seen_cursors: set[str] = set()
         seen_pages: set[str] = set()
-        while True:
+        for _ in range(self.policy.max_pages):
             page = self.request(method, path, params=params, body=body)
             try:
                 records = paging.records(page)
@@ -447,6 +524,8 @@ class Connector:
                                           f"cursor {cursor!r} returned twice")
             seen_cursors.add(str(cursor))
             paging.apply(params, body, cursor)
+        raise PaginationLoopError(self.failure(f"{method} {path} still had more pages after "
+                                               f"{self.policy.max_pages} (HttpPolicy.max_pages)"))
 
     def records(self, method: str, path: str, paging: Paging, **kwargs: Any) -> Iterator[Any]:
         for page in self.pages(method, path, paging, **kwargs):
@@ -454,19 +533,26 @@ class Connector:
 
     # -- shape checks --
 
-    def check_fields(self, record: Any, where: str, required: set[str] | frozenset[str],
-                     optional: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
+    def parse_record(self, record: Any, where: str, *, required: Iterable[str] = (),
+                     known: Iterable[str] = ()) -> dict[str, Any]:
+        """A record as the platform sent it, checked tolerantly.
+
+        Only ``required`` (identity) fields must be there: a record without one cannot land. A ``known`` field
+        the platform omitted (Graph omits fields that have no value) reads as None through ``.get``. A field
+        neither required nor known is counted in ``schema_drift`` (and logged once per field), never fatal."""
         if not isinstance(record, dict):
-            raise SchemaDriftError(f"{self.platform}: schema drift in {where}: expected an object, "
-                                   f"got {type(record).__name__}")
-        missing = sorted(required - record.keys())
+            raise SchemaDriftError(self.failure(f"schema drift in {where}: expected an object, "
+                                                f"got {type(record).__name__}"))
+        required = set(required)
+        missing = sorted(name for name in required if record.get(name) is None)
         if missing:
-            raise SchemaDriftError(f"{self.platform}: schema drift in {where}: missing field(s) "
-                                   f"{', '.join(missing)}")
-        unknown = sorted(record.keys() - required - optional)
-        if unknown:
-            raise SchemaDriftError(f"{self.platform}: schema drift in {where}: unknown field(s) "
-                                   f"{', '.join(unknown)}")
+            raise SchemaDriftError(self.failure(f"schema drift in {where}: record without its identity "
+                                                f"field(s) {', '.join(missing)}"))
+        for name in sorted(record.keys() - required - set(known)):
+            if (where, name) not in self.schema_drift:
+                log.warning("%s: schema drift in %s: unknown field %r (ignored, counted)", self.platform, where,
+                            name)
+            self.schema_drift[(where, name)] += 1
         return record
 
     def parse_time(self, value: Any, where: str, parser: Callable[[Any], datetime] = parse_utc) -> datetime:
@@ -477,29 +563,78 @@ class Connector:
 
     # -- errors and throttling --
 
+    def where(self) -> str:
+        """Which pull this is, for messages: connection, account and date window."""
+        parts = [f"connection '{self.connection_id}'"]
+        if self._account:
+            parts.append(f"account '{self._account}'")
+        if self._window:
+            since, until = self._window
+            parts.append(f"window {since.isoformat()}..{(until - timedelta(days=1)).isoformat()}")
+        return ", ".join(parts)
+
+    def failure(self, text: str) -> str:
+        """``<platform>: <text> (connection 'c', account 'a', window since..last day)``, with secrets masked."""
+        return f"{self.platform}: {self.redact(text)} ({self.where()})"
+
+    def redact(self, text: str, limit: int = 300) -> str:
+        """``text`` safe to log: the connection's token and anything shaped like a token masked, cut to ``limit``."""
+        token = self.credentials.token
+        if token:
+            text = text.replace(token, "***")
+        for pattern in _SECRET_PATTERNS:
+            text = pattern.sub(lambda m: (m.group(1) if m.re.groups else "") + "***", text)
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
+    def classify_error(self, status: int, payload: Any, headers: Any) -> ConnectorError | None:
+        """Per platform: the error a response body describes (rate limit, expired token, missing permission,
+        bad parameter), or None for the generic handling by HTTP status. ``payload`` is the parsed JSON body
+        (None when it is not JSON). Build messages with :meth:`failure`; pass the platform's own message text
+        through :meth:`redact`, never the body."""
+        return None
+
     def _http_error(self, response: requests.Response, method: str, path: str) -> ConnectorError:
         status = response.status_code
+        path = path.split("?", 1)[0]      # the endpoint; its query (ids, Rest.li lists) is not for messages
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
         retries = len(response.raw.retries.history) if getattr(response.raw, "retries", None) else 0
-        if status in (401, 403):
-            return AuthenticationError(f"{self.platform}: {status} {response.reason} for connection "
-                                       f"'{self.connection_id}' — check the token")
-        if status == 404:
-            return AccountNotFoundError(f"{self.platform}: account '{self._account}' not found (404) for "
-                                        f"connection '{self.connection_id}'")
+        classified = self.classify_error(status, payload, response.headers)
         if status == 429:
+            # urllib3 already waited (Retry-After honoured) and retried it: never retried again in place
             wait = response.headers.get("Retry-After")
             seconds = _retry_after_seconds(wait) if wait is not None else None
-            if seconds is not None and seconds > self.policy.retry_after_cap:
-                return RateLimitedError(
-                    f"{self.platform}: rate limited (429) on {method} {path}: the server asks to wait "
-                    f"{seconds:.0f} s, more than the {self.policy.retry_after_cap:.0f} s a task waits in place; "
-                    f"failing so the task is retried later")
-            return RateLimitedError(f"{self.platform}: still rate limited (429) on {method} {path} after "
-                                    f"{retries} retries")
+            if isinstance(classified, RateLimitedError) and (seconds is None or seconds <= self.policy.retry_after_cap):
+                classified.retries_exhausted = True
+                return classified
+            return self._too_many_requests(response, method, path, retries)
+        if classified is not None:
+            return classified
+        if status in (401, 403):
+            return AuthenticationError(self.failure(
+                f"{status} {response.reason}: the token for connection '{self.connection_id}' is invalid, expired "
+                "or lacks a permission; renew it in the Airflow connection"))
+        if status == 404:
+            return AccountNotFoundError(self.failure(f"account '{self._account}' not found (404)"))
         if status >= 500:
-            return ServerError(f"{self.platform}: server error {status} on {method} {path} after "
-                               f"{retries} retries")
-        return ConnectorError(f"{self.platform}: HTTP {status} on {method} {path}: {response.text[:200]}")
+            return ServerError(self.failure(f"server error {status} on {method} {path} after {retries} retries"))
+        if status == 400:
+            return BadRequestError(self.failure(f"HTTP 400 on {method} {path}: the platform rejected a parameter"))
+        return ConnectorError(self.failure(f"HTTP {status} on {method} {path}"))
+
+    def _too_many_requests(self, response: requests.Response, method: str, path: str,
+                           retries: int) -> RateLimitedError:
+        wait = response.headers.get("Retry-After")
+        seconds = _retry_after_seconds(wait) if wait is not None else None
+        if seconds is not None and seconds > self.policy.retry_after_cap:
+            return RateLimitedError(self.failure(
+                f"rate limited (429) on {method} {path}: the server asks to wait {seconds:.0f} s, more than the "
+                f"{self.policy.retry_after_cap:.0f} s a task waits in place; failing so the task is retried later"),
+                seconds, retries_exhausted=True)
+        return RateLimitedError(self.failure(f"still rate limited (429) on {method} {path} after {retries} retries"),
+                                retries_exhausted=True)
 
     def usage_percent(self, headers: Any) -> float:
         """How close the app is to its rate limit, from the platform's usage headers (0 when unknown)."""

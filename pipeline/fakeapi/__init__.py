@@ -2,10 +2,11 @@
 
 Real HTTP on 127.0.0.1 (stdlib ``ThreadingHTTPServer``), so connectors are tested through their
 real ``requests`` session, retries and paging. Platforms live under path prefixes, each in its
-own module with the endpoints it emulates: ``/instagram/v21.0`` and ``/facebook/v21.0`` (meta),
+own module with the endpoints it emulates: ``/instagram/v21.0`` (meta), ``/facebook/v26.0`` (facebook_pages),
 ``/linkedin/rest`` (linkedin), ``/tiktok/v2`` (tiktok), ``/x/2`` (xapi), ``/ga4/v1beta`` (ga4).
-Data comes from :mod:`pipeline.fakeapi.data`: seeded by platform + account + day, never by
-"today", so the same request always returns the same bytes.
+Data comes from :mod:`pipeline.fakeapi.data`: seeded by platform + account + day, so the same request
+always returns the same bytes; only lifetime post metrics depend on the fake world's clock (``today``, the
+real UTC day unless pinned), as the platforms' lifetime totals do.
 
 Auth: every platform route wants ``Authorization: Bearer <token>`` (default ``demo-token``);
 anything else gets that platform's own 401 error body.
@@ -30,27 +31,29 @@ Run in the foreground: ``python -m pipeline.fakeapi --port 8765``.
 from __future__ import annotations
 
 import threading
+from datetime import date
 from types import TracebackType
 
-from pipeline.fakeapi import ga4, linkedin, meta, tiktok, xapi
+from pipeline.fakeapi import facebook_pages, ga4, linkedin, meta, tiktok, xapi
 from pipeline.fakeapi.data import DEMO_ACCOUNTS
 from pipeline.fakeapi.server import FakeApi, Handler, ApiHttpServer
 
 DEFAULT_TOKEN = "demo-token"
-_MODULES = (meta, linkedin, tiktok, xapi, ga4)
+_MODULES = (meta, facebook_pages, linkedin, tiktok, xapi, ga4)
 
 
-def build_api(token: str = DEFAULT_TOKEN) -> FakeApi:
+def build_api(token: str = DEFAULT_TOKEN, today: date | None = None) -> FakeApi:
     routes = [route for module in _MODULES for route in module.ROUTES]
     styles = {platform: style for module in _MODULES for platform, style in module.STYLES.items()}
-    return FakeApi(routes, styles, token)
+    return FakeApi(routes, styles, token, today)
 
 
 class FakeApiServer:
     """A running fake API: ``.url`` is the base URL, ``.stop()`` shuts it down (also a context manager)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, token: str = DEFAULT_TOKEN):
-        self.api = build_api(token)
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, token: str = DEFAULT_TOKEN,
+                 today: date | None = None):
+        self.api = build_api(token, today)
         self._server = ApiHttpServer((host, port), Handler)
         self._server.api = self.api
         self.host, self.port = self._server.server_address[:2]
@@ -98,9 +101,11 @@ class FakeApiServer:
         self.stop()
 
 
-def serve(port: int = 0, *, host: str = "127.0.0.1", token: str = DEFAULT_TOKEN) -> FakeApiServer:
-    """Start the fake API in a background thread; use as ``with serve() as api: api.url``."""
-    return FakeApiServer(host, port, token).start()
+def serve(port: int = 0, *, host: str = "127.0.0.1", token: str = DEFAULT_TOKEN,
+          today: date | None = None) -> FakeApiServer:
+    """Start the fake API in a background thread; use as ``with serve() as api: api.url``. ``today`` pins the
+    fake world's clock (lifetime post metrics are as of the start of that UTC day); None follows the real day."""
+    return FakeApiServer(host, port, token, today).start()
 
 
 __all__ = ["DEFAULT_TOKEN", "DEMO_ACCOUNTS", "FakeApiServer", "build_api", "serve"]

@@ -13,7 +13,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -49,6 +49,7 @@ class Request:
     base_url: str
     match: re.Match[str]
     ignore_cursor: bool = False
+    today: date = field(default_factory=lambda: datetime.now(timezone.utc).date())   # the fake world's clock
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         return self.query.get(name, self.body.get(name, default))
@@ -102,10 +103,13 @@ class FaultRule:
 class FakeApi:
     """Routing table + state (token, fault rules, request log); used by the request handler."""
 
-    def __init__(self, routes: list[Route], styles: dict[str, PlatformStyle], token: str):
+    def __init__(self, routes: list[Route], styles: dict[str, PlatformStyle], token: str,
+                 today: date | None = None):
         self.routes = routes
         self.styles = styles
         self.token = token
+        # Lifetime post metrics are "as of now": None follows the real UTC day; tests pin a day.
+        self.today = today
         self.faults: list[FaultRule] = []
         self.request_log: list[str] = []
         self._lock = threading.Lock()
@@ -242,7 +246,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         host = self.headers.get("Host", "127.0.0.1")
         request = Request(method=method, path=path, query=dict(parse_qsl(split.query)), body=body,
-                          base_url=f"http://{host}", match=match, ignore_cursor=kind == "repeat_cursor")
+                          base_url=f"http://{host}", match=match, ignore_cursor=kind == "repeat_cursor",
+                          **({"today": api.today} if api.today else {}))
         try:
             reply = route.handler(request)
         except ApiError as exc:
