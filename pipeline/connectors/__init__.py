@@ -1,14 +1,16 @@
 """Platform connectors on one shared base (:mod:`pipeline.connectors.base`).
 
 ``get_connector(platform, credentials)`` returns the platform's :class:`Connector`;
-``Connector.fetch(entity, account_id, since, until)`` pulls ``[since, until)`` as a canonical table.
+``Connector.fetch(entity, account_id, since, until)`` pulls ``[since, until)`` as a canonical table;
+``Connector.fetch_post_metrics(account_id, posts, pulled_at)`` the lifetime metrics of given posts as of now.
+Each connector follows its platform's recorded contract: tests/fixtures/contracts/<platform>/README.md.
 
 Which platform provides which entity (the SQL layer's staging models follow this):
-  instagram  account_daily, post, post_daily_metrics, audience_demographics
-  facebook   account_daily, post, post_daily_metrics, support_conversations, leads, ad_spend
-  linkedin   account_daily, post, post_daily_metrics, leads, applications, ad_spend
-  tiktok     account_daily, post, post_daily_metrics
-  x          account_daily, post, post_daily_metrics, mentions
+  instagram  account_daily, post, post_metrics, audience_demographics
+  facebook   account_daily, post, post_metrics, support_conversations, leads, ad_spend
+  linkedin   account_daily, post, post_metrics, leads, ad_spend
+  tiktok     account_daily, post, post_metrics
+  x          account_daily, post, post_metrics, mentions
   ga4        web_sessions
   files      (pipeline.filedrop) account_daily, mentions from dropped exports
 """

@@ -1,78 +1,214 @@
-"""Google Analytics 4 Data API connector: ``runReport`` rows -> web_sessions (UTC days).
+"""Google Analytics 4 Data API (v1beta) connector: ``runReport`` rows -> web_sessions.
 
-One report per window: dimensions date, sessionSource, sessionMedium, sessionCampaignName; metrics
-sessions, engagedSessions, keyEvents (-> conversions), totalRevenue, ``keyEvents:sign_up``
-(-> signups), firstTimePurchasers (-> new_customers). GA4 counts a bounce as a session that was not
-engaged, so bounces = sessions - engaged_sessions. ``social_platform`` is parsed from the
-source/medium (``l.instagram.com`` -> instagram, ``lnkd.in`` -> linkedin, ``t.co`` -> x, ...);
-``(not set)`` campaigns land as null. Paging: ``offset``/``limit`` against ``rowCount``.
+Contract (fixtures and sources: ``tests/fixtures/contracts/ga4/README.md``):
+
+- ``POST https://analyticsdata.googleapis.com/v1beta/properties/{property}:runReport``, token in
+  ``Authorization: Bearer``. Body: ``dateRanges[{startDate, endDate}]`` (both inclusive, ``YYYY-MM-DD``, days in the
+  property's reporting time zone), ``dimensions[{name}]``, ``metrics[{name}]``, ``orderBys`` (date, so offset
+  paging is stable), ``limit`` / ``offset`` and ``returnPropertyQuota: true``.
+- Reply: ``dimensionHeaders[{name}]``, ``metricHeaders[{name, type}]``, ``rows[{dimensionValues[{value}],
+  metricValues[{value}]}]`` (every value a string; ``date`` as ``YYYYMMDD``), ``rowCount`` (all rows of the query,
+  independent of limit/offset), ``metadata{currencyCode, timeZone}``, ``propertyQuota``, ``kind``. A report
+  without rows omits ``rows`` *and* ``rowCount`` (recorded). Values are mapped by header name, not position.
+- Paging: ``offset`` += rows read, until ``rowCount`` (:class:`OffsetPaging`).
+- Days: the ``date`` dimension is a day in the property's time zone, ``metadata.timeZone``; each row carries it
+  in ``report_timezone`` (it was labelled UTC before issue #19).
+- Metrics: ``sessions``; ``engagedSessions``; ``keyEvents`` -> conversions (``conversions`` was renamed
+  ``keyEvents`` on 2024-05-06, kept as data in ``METRIC_RENAMES``); ``totalRevenue`` -> revenue (currency
+  ``metadata.currencyCode``). ``bounces`` is not a GA4 metric: GA4 defines bounce rate as the share of sessions
+  that were not engaged (1 - engagement rate), so bounces = sessions - engagedSessions. ``signups``: only when the
+  connection names its sign-up key event (option ``signup_key_event``, e.g. ``sign_up``), then
+  ``keyEvents:<event>`` (a per-event key-event metric; GA4 rejects it with 400 when that event is not a key event
+  of the property). ``new_customers``: no standard GA4 metric is requested for it -> None.
+- Errors (Google error model ``{"error": {"code", "message", "status", "details"}}``): 429 / ``RESOURCE_EXHAUSTED``
+  -> :class:`RateLimitedError`; 401 / ``UNAUTHENTICATED`` -> :class:`AuthenticationError`; 403 /
+  ``PERMISSION_DENIED`` -> :class:`PermissionDeniedError`; 400 / ``INVALID_ARGUMENT`` -> :class:`BadRequestError`;
+  404 / ``NOT_FOUND`` -> :class:`AccountNotFoundError`; 5xx -> :class:`ServerError`.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from pipeline.connectors.base import Connector, OffsetPaging, SchemaDriftError, as_amount, as_count, reason
+from pipeline.connectors.base import (
+    AccountNotFoundError,
+    AuthenticationError,
+    BadRequestError,
+    Connector,
+    ConnectorError,
+    OffsetPaging,
+    PermissionDeniedError,
+    RateLimitedError,
+    SchemaDriftError,
+    ServerError,
+    as_amount,
+    as_count,
+    reason,
+)
 from pipeline.connectors.utm import platform_from_source
 
+log = logging.getLogger(__name__)
+
+API_VERSION = "v1beta"
+# dimension API name -> canonical column
 DIMENSIONS = {"date": "date", "sessionSource": "source", "sessionMedium": "medium", "sessionCampaignName": "campaign"}
+# metric API name -> canonical column (signups is added per connection, see GA4Connector.metrics)
 METRICS = {"sessions": "sessions", "engagedSessions": "engaged_sessions", "keyEvents": "conversions",
-           "totalRevenue": "revenue", "keyEvents:sign_up": "signups", "firstTimePurchasers": "new_customers"}
+           "totalRevenue": "revenue"}
+# Deprecated metric API name -> (successor, date of the rename). Data API changelog 2024-05-06 (key events).
+METRIC_RENAMES = {"conversions": ("keyEvents", "2024-05-06"), "sessionConversionRate": ("sessionKeyEventRate",
+                                                                                        "2024-05-06")}
 NOT_SET = ("(not set)", "")
+ROW_FIELDS = ("dimensionValues", "metricValues")
+PAGE_FIELDS = ("dimensionHeaders", "metricHeaders", "rows", "totals", "maximums", "minimums", "rowCount",
+               "metadata", "propertyQuota", "kind")
+# google.rpc.Status names (Google API error model)
+_STATUS_ERRORS: dict[str, type[ConnectorError]] = {
+    "RESOURCE_EXHAUSTED": RateLimitedError, "UNAUTHENTICATED": AuthenticationError,
+    "PERMISSION_DENIED": PermissionDeniedError, "INVALID_ARGUMENT": BadRequestError,
+    "FAILED_PRECONDITION": BadRequestError, "NOT_FOUND": AccountNotFoundError,
+    "INTERNAL": ServerError, "UNAVAILABLE": ServerError, "DEADLINE_EXCEEDED": ServerError,
+}
+_HTTP_ERRORS: dict[int, type[ConnectorError]] = {429: RateLimitedError, 401: AuthenticationError,
+                                                  403: PermissionDeniedError, 400: BadRequestError,
+                                                  404: AccountNotFoundError}
+_ADVICE = {
+    RateLimitedError: "rate limited, property quota exhausted (see propertyQuota); retry later",
+    AuthenticationError: "the access token is invalid or expired; renew the connection's credentials",
+    PermissionDeniedError: "the credentials cannot read this property; grant them Viewer access on it",
+    BadRequestError: "GA4 rejected the report request",
+    AccountNotFoundError: "property not found",
+    ServerError: "GA4 server error",
+}
 
 
 class GA4Connector(Connector):
     platform = "ga4"
     ENTITIES = {"web_sessions": "web_sessions"}
-    API_PREFIX = "/ga4/v1beta"
+    API_PREFIX = f"/ga4/{API_VERSION}"
 
-    def web_sessions(self, account_id: str, since: date, until: date) -> list[dict[str, Any]]:
-        body = {
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.property_quota: dict[str, Any] | None = None     # the last reply's propertyQuota
+
+    @property
+    def signup_metric(self) -> str | None:
+        event = self.options.get("signup_key_event")
+        return f"keyEvents:{event}" if event else None
+
+    def metrics(self) -> dict[str, str]:
+        return {**METRICS, **({self.signup_metric: "signups"} if self.signup_metric else {})}
+
+    def report_path(self, account_id: str) -> str:
+        # Real API root: ``https://analyticsdata.googleapis.com/v1beta`` (a base URL with a path gets no prefix);
+        # the fake API's bare host serves it under ``/ga4/v1beta``.
+        return f"{self.prefix}/properties/{account_id}:runReport"
+
+    def report_body(self, since: date, until: date) -> dict[str, Any]:
+        return {
             "dateRanges": [{"startDate": since.isoformat(), "endDate": (until - timedelta(days=1)).isoformat()}],
             "dimensions": [{"name": name} for name in DIMENSIONS],
-            "metrics": [{"name": name} for name in METRICS],
-            "limit": self.policy.page_size, "offset": 0,
+            "metrics": [{"name": name} for name in self.metrics()],
+            "orderBys": [{"dimension": {"dimensionName": "date"}}],
+            "limit": self.policy.page_size,
+            "offset": 0,
+            "returnPropertyQuota": True,
         }
+
+    def web_sessions(self, account_id: str, since: date, until: date) -> list[dict[str, Any]]:
         paging = OffsetPaging()
         rows = []
-        for page in self.pages("POST", f"{self.prefix}/properties/{account_id}:runReport", paging, body=body):
-            self.check_headers(page)
+        for page in self.pages("POST", self.report_path(account_id), paging, body=self.report_body(since, until)):
+            page = self.parse_record(page, "runReport", known=PAGE_FIELDS)
+            columns = self.columns(page)
+            zone = (page.get("metadata") or {}).get("timeZone")
+            if not zone and paging.records(page):
+                raise SchemaDriftError(self.failure("schema drift in runReport: metadata.timeZone missing"))
+            self.property_quota = page.get("propertyQuota") or self.property_quota
             for record in paging.records(page):
-                rows.append(self.session_row(record))
+                rows.append(self.session_row(record, columns, zone))
+        if self.property_quota:
+            log.info("ga4: property %s quota after pull: %s", account_id, self.property_quota)
         return rows
 
-    def check_headers(self, page: dict[str, Any]) -> None:
-        dimensions = [h.get("name") for h in page.get("dimensionHeaders") or []]
-        metrics = [h.get("name") for h in page.get("metricHeaders") or []]
-        if page.get("rows") and (dimensions != list(DIMENSIONS) or metrics != list(METRICS)):
-            raise SchemaDriftError(f"ga4: schema drift in report headers: expected {list(DIMENSIONS)} + "
-                                   f"{list(METRICS)}, got {dimensions} + {metrics}")
+    def columns(self, page: dict[str, Any]) -> tuple[list[str | None], list[str | None]]:
+        """Canonical column of each dimension / metric position, from the reply's headers (None = not ours)."""
+        metrics = self.metrics()
+        dims = [DIMENSIONS.get(h.get("name")) if isinstance(h, dict) else None
+                for h in page.get("dimensionHeaders") or []]
+        mets = [metrics.get(h.get("name")) if isinstance(h, dict) else None for h in page.get("metricHeaders") or []]
+        if page.get("rows") and "date" not in dims:
+            raise SchemaDriftError(self.failure("schema drift in runReport: no 'date' dimension header"))
+        return dims, mets
 
-    def session_row(self, record: Any) -> dict[str, Any]:
-        self.check_fields(record, "rows", {"dimensionValues", "metricValues"})
-        dimension_values = [self.check_fields(v, "rows.dimensionValues", {"value"})["value"]
-                            for v in record["dimensionValues"]]
-        metric_values = [self.check_fields(v, "rows.metricValues", {"value"})["value"] for v in record["metricValues"]]
-        if len(dimension_values) != len(DIMENSIONS) or len(metric_values) != len(METRICS):
-            raise SchemaDriftError("ga4: schema drift in rows: value count does not match the headers")
-        dims = dict(zip(DIMENSIONS.values(), dimension_values))
-        problems: list[str] = []
-        values = {column: (as_amount if column == "revenue" else as_count)(raw, column, problems)
-                  for column, raw in zip(METRICS.values(), metric_values)}
+    def session_row(self, record: Any, columns: tuple[list[str | None], list[str | None]],
+                    zone: str) -> dict[str, Any]:
+        record = self.parse_record(record, "runReport.rows", required=ROW_FIELDS)
+        dim_columns, metric_columns = columns
+        dims = {column: self._value(cell, "runReport.rows.dimensionValues")
+                for column, cell in zip(dim_columns, record["dimensionValues"]) if column}
+        raw = {column: self._value(cell, "runReport.rows.metricValues")
+               for column, cell in zip(metric_columns, record["metricValues"]) if column}
         try:
-            day = datetime.strptime(dims["date"], "%Y%m%d").date()
-        except (TypeError, ValueError):
-            raise SchemaDriftError(f"ga4: schema drift in rows: bad date {dims['date']!r}") from None
+            day = datetime.strptime(dims.get("date") or "", "%Y%m%d").date()
+        except ValueError:
+            raise SchemaDriftError(self.failure(f"schema drift in runReport.rows: bad date {dims.get('date')!r}")) \
+                from None
+        problems: list[str] = []
+        values = {column: _count(raw.get(column), column, problems)
+                  for column in ("sessions", "engaged_sessions", "conversions", "signups")}
+        values["revenue"] = as_amount(raw.get("revenue"), "revenue", problems)
         sessions, engaged = values["sessions"], values["engaged_sessions"]
-        campaign = None if dims["campaign"] in NOT_SET else dims["campaign"]
+        campaign = dims.get("campaign")
+        campaign = None if campaign in NOT_SET else campaign
+        source, medium = dims.get("source") or "(not set)", dims.get("medium") or "(not set)"
         return {
             "date": day,
-            "source": dims["source"],
-            "medium": dims["medium"],
+            "report_timezone": zone,
+            "source": source,
+            "medium": medium,
             "campaign": campaign,
-            "social_platform": platform_from_source(dims["source"], dims["medium"], campaign),
+            "social_platform": platform_from_source(source, medium, campaign),
             **values,
+            # GA4: bounce rate = share of sessions that were not engaged, so bounces = sessions - engaged sessions
             "bounces": sessions - engaged if sessions is not None and engaged is not None else None,
+            "new_customers": None,
             "quarantine_reason": reason(problems),
         }
+
+    def _value(self, cell: Any, where: str) -> Any:
+        return self.parse_record(cell, where, known=("value",)).get("value")
+
+    # -- errors --
+
+    def classify_error(self, status: int, payload: Any, headers: Any) -> ConnectorError | None:
+        error = payload.get("error") if isinstance(payload, dict) else None
+        if not isinstance(error, dict):
+            return None
+        kind = _STATUS_ERRORS.get(str(error.get("status") or "")) or _HTTP_ERRORS.get(status)
+        if kind is None:
+            return None
+        message = self.redact(str(error.get("message") or ""), limit=110) or "no message"
+        text = self.failure(f"{error.get('status') or status} ({status}): {_ADVICE[kind]}: {message}")
+        if kind is RateLimitedError:
+            wait = headers.get("Retry-After") if headers is not None else None
+            try:
+                seconds = float(wait) if wait is not None else None
+            except ValueError:
+                seconds = None
+            return RateLimitedError(text, retry_after=seconds)
+        return kind(text)
+
+
+def _count(value: Any, column: str, problems: list[str]) -> int | None:
+    """GA4 sends every metric as a string; integer metrics may come as ``"3.0"`` (typed TYPE_FLOAT)."""
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return as_count(value, column, problems)
+        if number.is_integer():
+            return int(number)
+    return as_count(value, column, problems)

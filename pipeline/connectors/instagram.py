@@ -1,80 +1,184 @@
-"""Instagram Graph API connector (business account insights, media, media insights, audience).
+"""Instagram Graph API connector (Instagram API with Facebook Login; business/creator accounts), Graph v25.0.
 
-Entities: account_daily, post, post_daily_metrics, audience_demographics. Days are US Pacific.
-Mapping: ``follower_count``/``impressions``/``reach``/``profile_views`` -> account_daily;
-media ``timestamp`` -> created_at, ``media_type``+``media_product_type`` -> content_type,
-``promotion_status == "active"`` -> is_paid, ``collaborators`` -> partner post, the caption's UTM
-link -> campaign / variant (``utm_content``); ``saved`` -> saves, ``link_clicks`` -> clicks.
+Every request, field and shape below is verified against tests/fixtures/contracts/instagram/README.md:
+- ``GET /{ig-user-id}/media?fields=id,caption,media_type,media_product_type,timestamp,permalink,like_count,
+  comments_count&since&until&limit`` -> ``post`` (all pages through ``paging.next``). Graph omits fields without a
+  value (a media without caption has no ``caption``). ``promotion_status`` is not an IG Media field and
+  ``collaborators`` is an edge, so ``is_paid`` and ``partner_handle`` stay None; the caption's UTM link gives
+  campaign / variant (``utm_content``).
+- ``GET /{ig-media-id}/insights?metric=views,reach,likes,comments,shares,saved`` (one call per post) ->
+  ``post_metrics``: LIFETIME totals (``period: lifetime``, ``values: [{"value"}]``); ``views`` -> ``views``,
+  ``saved`` -> ``saves``; impressions, clicks and video_views are not reported by Instagram (None).
+- ``GET /{ig-user-id}/insights?metric=follower_count,reach&period=day`` (time series, ``end_time`` = end of the
+  Pacific day) and ``metric=views,profile_views&metric_type=total_value&period=day`` asked one Pacific day at a
+  time (a total_value answer is one total for the whole window) -> ``account_daily``.
+- ``GET /{ig-user-id}/insights?metric=follower_demographics&period=lifetime&metric_type=total_value&breakdown=
+  age|gender|country`` -> ``audience_demographics`` (a snapshot, dated the last day of the window).
+Deprecated metric names are kept as data (:data:`DEPRECATED_METRICS`) and never requested.
 """
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, ClassVar
 
-from pipeline.connectors.base import SchemaDriftError, as_count, reason
-from pipeline.connectors.graph import GraphConnector
+from pipeline.connectors.base import (
+    AccountNotFoundError,
+    ConnectorError,
+    PermissionDeniedError,
+    PostRef,
+    as_count,
+    reason,
+)
+from pipeline.connectors.graph import GraphConnector, classify_graph_error
 from pipeline.connectors.utm import utm_from_text
 
+API_VERSION = "v25.0"   # Graph API version pinned (released 2026-02-18, available until 2028-07-29)
+
+
+@dataclass(frozen=True)
+class Deprecation:
+    successor: str | None      # the metric to ask for instead (None: no successor, the data is gone)
+    since_version: str         # the Graph version that dropped it first
+    all_versions_from: date    # from this day it is gone on every version
+
+
+# Changelog v18.0, v21.0, v22.0 (see the fixtures README, "Deprecations").
+DEPRECATED_METRICS: dict[str, Deprecation] = {
+    "impressions": Deprecation("views", "v22.0", date(2025, 4, 21)),             # media and user insights
+    "plays": Deprecation("views", "v22.0", date(2025, 4, 21)),
+    "clips_replays_count": Deprecation("views", "v22.0", date(2025, 4, 21)),
+    "ig_reels_aggregated_all_plays_count": Deprecation("views", "v22.0", date(2025, 4, 21)),
+    "video_views": Deprecation("views", "v21.0", date(2025, 1, 8)),
+    "profile_views@time_series": Deprecation("profile_views@total_value", "v21.0", date(2025, 1, 8)),
+    "audience_gender_age": Deprecation("follower_demographics", "v18.0", date(2023, 12, 11)),
+    "audience_country": Deprecation("follower_demographics", "v18.0", date(2023, 12, 11)),
+}
+
+MEDIA_METRICS = {"views": "views", "reach": "reach", "likes": "likes", "comments": "comments", "shares": "shares",
+                 "saved": "saves"}
+POST_METRIC_COLUMNS = ("impressions", "views", "reach", "likes", "comments", "shares", "saves", "clicks",
+                       "video_views")
+ACCOUNT_TIME_SERIES = {"follower_count": "followers", "reach": "reach"}
+ACCOUNT_TOTAL_VALUE = {"views": "views", "profile_views": "profile_views"}
+ACCOUNT_COLUMNS = ("followers", "impressions", "views", "reach", "profile_views", "page_views")
+DEMOGRAPHIC_BREAKDOWNS = ("age", "gender", "country")
 CONTENT_TYPES = {("IMAGE", "FEED"): "image", ("VIDEO", "REELS"): "reel", ("VIDEO", "FEED"): "video",
                  ("CAROUSEL_ALBUM", "FEED"): "carousel", ("IMAGE", "STORY"): "story", ("VIDEO", "STORY"): "story"}
-AUDIENCE_METRICS = {"audience_gender_age": "gender_age", "audience_country": "country"}
+MEDIA_TYPES = {"IMAGE": "image", "VIDEO": "video", "CAROUSEL_ALBUM": "carousel"}
+NOT_ENOUGH_VIEWERS = "not enough viewers"    # documented (#10) answer for media with too few viewers
+
+
+def current_metrics(names: dict[str, str]) -> dict[str, str]:
+    """``names`` without deprecated ones (a guard: the maps above must only hold current metrics)."""
+    stale = sorted(name for name in names if name in DEPRECATED_METRICS)
+    if stale:
+        raise ValueError(f"instagram: deprecated metric(s) {', '.join(stale)}; use "
+                         f"{', '.join(str(DEPRECATED_METRICS[n].successor) for n in stale)}")
+    return names
 
 
 class InstagramConnector(GraphConnector):
     platform = "instagram"
-    ENTITIES = {"account_daily": "account_daily", "post": "posts", "post_daily_metrics": "post_daily_metrics",
-                "audience_demographics": "audience_demographics"}
-    ACCOUNT_METRICS = {"follower_count": "followers", "impressions": "impressions", "reach": "reach",
-                       "profile_views": "profile_views"}
-    POST_METRICS = {"impressions": "impressions", "reach": "reach", "likes": "likes", "comments": "comments",
-                    "shares": "shares", "saved": "saves", "link_clicks": "clicks", "video_views": "video_views"}
-    API_PREFIX = "/instagram/v21.0"
+    ENTITIES: ClassVar[dict[str, str]] = {"account_daily": "account_daily", "post": "posts",
+                                          "post_metrics": "post_metrics",
+                                          "audience_demographics": "audience_demographics"}
+    API_VERSION = API_VERSION
+    FAKE_ROOT = "/instagram"
+    API_PREFIX = f"/instagram/{API_VERSION}"
     POSTS_EDGE = "media"
-    POST_FIELDS = frozenset({"id", "caption", "media_type", "media_product_type", "timestamp", "permalink",
-                             "like_count", "promotion_status"})
-    POST_OPTIONAL = frozenset({"collaborators"})
+    POST_FIELDS = ("id", "caption", "media_type", "media_product_type", "timestamp", "permalink", "like_count",
+                   "comments_count")
+    POST_REQUIRED = ("id", "timestamp")
+
+    def classify_error(self, status: int, payload: Any, headers: Any) -> ConnectorError | None:
+        error = payload.get("error") if isinstance(payload, dict) else None
+        if status == 429 or status >= 500:   # HTTP-level 429/5xx: already retried by the transport
+            return None
+        if isinstance(error, dict) and error.get("code") == 100 and error.get("error_subcode") == 33:
+            # "Unsupported get request. Object with ID ... does not exist" (recorded: error_bad_parameter_code100)
+            return AccountNotFoundError(self.failure(
+                f"object not found or not accessible (Graph error 100/33: "
+                f"{self.redact(str(error.get('message') or ''), limit=160)})"))
+        return classify_graph_error(self, status, payload)
+
+    # -- post --
 
     def post_row(self, record: dict[str, Any]) -> dict[str, Any]:
-        utm = utm_from_text(record["caption"])
-        collaborators = (record.get("collaborators") or {}).get("data") or []
-        partner = collaborators[0].get("username") if collaborators else None
+        caption = record.get("caption")
+        utm = utm_from_text(caption or "")
+        media_type, product = record.get("media_type"), record.get("media_product_type")
         problems: list[str] = []
-        as_count(record["like_count"], "like_count", problems)
+        for count in ("like_count", "comments_count"):
+            as_count(record.get(count), count, problems)
         return {
             "post_id": record["id"],
             "created_at": self.created(record, "timestamp"),
-            "content_type": CONTENT_TYPES.get((record["media_type"], record["media_product_type"]), "image"),
-            "is_paid": record["promotion_status"] == "active",
+            "content_type": CONTENT_TYPES.get((media_type, product)) or MEDIA_TYPES.get(media_type),
+            "is_paid": None,                # not an IG Media field
             "campaign": utm.get("campaign"),
             "variant": utm.get("content"),
-            "partner_handle": partner,
-            "author_type": "partner" if partner else "brand",
-            "caption": record["caption"],
+            "partner_handle": None,         # collaborators is an edge, not requested
+            "author_type": "brand",
+            "caption": caption,
             "quarantine_reason": reason(problems),
         }
 
-    def audience_demographics(self, account_id: str, since: date, until: date) -> list[dict[str, Any]]:
+    # -- post_metrics (lifetime) --
+
+    def post_metrics(self, account_id: str, posts: list[PostRef]) -> list[dict[str, Any]]:
+        metrics = current_metrics(MEDIA_METRICS)
         rows = []
-        by_day = self.insights(account_id, AUDIENCE_METRICS, since, until, period="lifetime")
-        for day, values in sorted(by_day.items()):
-            for metric, split in values.items():
-                if not isinstance(split, dict):
-                    raise SchemaDriftError(f"instagram: schema drift in insights.{metric}: expected an object of "
-                                           f"counts, got {type(split).__name__}")
-                totals: dict[tuple[str, str], Any] = {}
-                for key, followers in split.items():
-                    if metric == "country":
-                        totals[("country", key)] = followers
-                        continue
-                    gender, _, age = key.partition(".")
-                    for dimension, value in (("gender", gender), ("age", age)):
-                        current = totals.get((dimension, value), 0)
-                        both_numbers = isinstance(current, int) and isinstance(followers, int)
-                        totals[(dimension, value)] = current + followers if both_numbers else followers
-                for (dimension, value), followers in sorted(totals.items()):
-                    problems: list[str] = []
-                    rows.append({"date": day, "dimension": dimension, "value": value,
-                                 "followers": as_count(followers, "followers", problems),
-                                 "quarantine_reason": reason(problems)})
+        for post in posts:
+            try:
+                values = self.lifetime_values(post.post_id, metrics)
+            except PermissionDeniedError as exc:
+                if NOT_ENOUGH_VIEWERS not in str(exc).lower():
+                    raise
+                values = {}             # documented: no insights below a viewer threshold -> unknown, not 0
+            rows.append({"post_id": post.post_id, **self.counted(values, POST_METRIC_COLUMNS)})
+        return rows
+
+    # -- account_daily --
+
+    def account_daily(self, account_id: str, since: date, until: date) -> list[dict[str, Any]]:
+        by_day = self.time_series(account_id, current_metrics(ACCOUNT_TIME_SERIES), since, until)
+        totals = current_metrics(ACCOUNT_TOTAL_VALUE)
+        day = since
+        while day < until:
+            by_day.setdefault(day, {}).update(self.total_values(account_id, totals, day, day + timedelta(days=1)))
+            day += timedelta(days=1)
+        return [{"date": d, **self.counted(values, ACCOUNT_COLUMNS)} for d, values in sorted(by_day.items())]
+
+    # -- audience_demographics --
+
+    def audience_demographics(self, account_id: str, since: date, until: date) -> list[dict[str, Any]]:
+        snapshot_day = self.snapshot_day()        # follower_demographics is "as of now", not a day series
+        if not since <= snapshot_day < until:
+            return []
+        rows = []
+        for breakdown in DEMOGRAPHIC_BREAKDOWNS:
+            params = {"metric": "follower_demographics", "period": "lifetime", "metric_type": "total_value",
+                      "breakdown": breakdown}
+            totals: dict[str, Any] = {}
+            for insight in self.insight_records(account_id, params):
+                if insight["name"] != "follower_demographics":
+                    continue
+                for group in (insight.get("total_value") or {}).get("breakdowns") or []:
+                    keys = list(group.get("dimension_keys") or [])
+                    for result in group.get("results") or []:
+                        result = self.parse_record(result, "follower_demographics.results",
+                                                   required=("dimension_values",), known=("value",))
+                        label = dict(zip(keys, result["dimension_values"])).get(breakdown)
+                        if label is None:
+                            continue
+                        value, current = result.get("value"), totals.get(str(label), 0)
+                        both = isinstance(value, int) and isinstance(current, int)
+                        totals[str(label)] = current + value if both else value   # several keys: sum one out
+            for label, followers in sorted(totals.items()):
+                problems: list[str] = []
+                rows.append({"date": snapshot_day, "dimension": breakdown, "value": label,
+                             "followers": as_count(followers, "followers", problems),
+                             "quarantine_reason": reason(problems)})
         return rows

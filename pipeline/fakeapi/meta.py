@@ -7,13 +7,9 @@ Shapes follow the Graph API: lists are ``{"data": [...], "paging": {"cursors": {
 Endpoints (``<p>`` = instagram | facebook):
 - ``GET /<p>/v21.0/<account>/insights?metric=..&period=day|lifetime&since=YYYY-MM-DD&until=YYYY-MM-DD``
 - ``GET /<p>/v21.0/<post_id>/insights?metric=..&period=day&since&until``
-- ``GET /instagram/v21.0/<account>/media`` / ``GET /facebook/v21.0/<account>/posts`` (``since``, ``until``
-  as UTC dates, ``limit``, ``after``)
-- ``GET /facebook/v21.0/<account>/conversations?platform=messenger`` (Messenger; emulated
-  ``first_response_time`` and ``feedback.csat_score`` fields)
-- ``GET /facebook/v21.0/<account>/leads`` (Lead Ads submissions, page level)
-- ``GET /facebook/v21.0/act_<account>/insights?level=campaign&time_increment=1&time_range={"since","until"}``
-  (Marketing API; numbers as strings, ``until`` inclusive, as the real API does)
+- Instagram (v25.0): see the "Instagram" section below.
+- Facebook Pages, Messenger, Lead Ads, Marketing API: :mod:`pipeline.fakeapi.facebook_pages` (it reuses the
+  shared helpers here: ``error_body``, ``STYLE``, ``_account``, ``_paged``, ``graph_time``, ``end_time``).
 Data day ranges are ``[since, until)`` unless stated.
 """
 
@@ -31,30 +27,23 @@ from pipeline.fakeapi.server import (
     ApiError, PlatformStyle, Reply, Request, Route, decode_cursor, encode_cursor, int_arg, iso_date, slice_page,
 )
 
-ACCOUNT_METRICS = {
-    "instagram": {"follower_count": "followers", "impressions": "impressions", "reach": "reach",
-                  "profile_views": "profile_views"},
-    "facebook": {"page_follows": "followers", "page_impressions": "impressions",
-                 "page_impressions_unique": "reach", "page_views_total": "page_views"},
-}
-POST_METRICS = {
-    "instagram": {"impressions": "impressions", "reach": "reach", "likes": "likes", "comments": "comments",
-                  "shares": "shares", "saved": "saves", "link_clicks": "clicks", "video_views": "video_views"},
-    "facebook": {"post_impressions": "impressions", "post_impressions_unique": "reach",
-                 "post_reactions_like_total": "likes", "post_comments": "comments", "post_shares": "shares",
-                 "post_clicks": "clicks", "post_video_views": "video_views"},
-}
 AUDIENCE_METRICS = ("audience_gender_age", "audience_country")
 IG_MEDIA_TYPES = {"image": ("IMAGE", "FEED"), "reel": ("VIDEO", "REELS"), "carousel": ("CAROUSEL_ALBUM", "FEED"),
                   "story": ("IMAGE", "STORY")}
-FB_STATUS_TYPES = {"image": "added_photos", "video": "added_video", "link": "shared_story",
-                   "text": "mobile_status_update"}
 
 
 def error_body(status: int, message: str) -> dict[str, Any]:
-    code = {401: 190, 404: 100, 429: 4, 400: 100}.get(status, 2)
-    kind = "OAuthException" if status in (401, 404, 400) else "GraphMethodException"
-    return {"error": {"message": message, "type": kind, "code": code, "fbtrace_id": "AzFakeTrace01"}}
+    """Graph's recorded error shape (tests/fixtures/contracts/instagram/): ``{"error": {"message", "type",
+    "code", "error_subcode"?, "is_transient"?, "fbtrace_id"}}``; 190 expired token, 10 permission, 100 bad
+    parameter (100/33 for an object that does not exist), 4 app rate limit, 2 transient."""
+    code = {401: 190, 403: 10, 404: 100, 429: 4, 400: 100}.get(status, 2)
+    error: dict[str, Any] = {"message": message, "type": "OAuthException", "code": code}
+    if status == 404:
+        error["error_subcode"] = 33
+    if status >= 500:
+        error["is_transient"] = True
+    error["fbtrace_id"] = "AzFakeTrace01"
+    return {"error": error}
 
 
 def usage_headers(near_limit: bool) -> dict[str, str]:
@@ -96,6 +85,9 @@ def _paged(request: Request, items: list[dict[str, Any]], **reply: Any) -> Reply
     offset = decode_cursor(request.cursor("after"))
     page, next_offset = slice_page(items, offset, int_arg(request, "limit", 25, 100))
     paging: dict[str, Any] = {"cursors": {"before": encode_cursor(offset), "after": encode_cursor(offset + len(page))}}
+    if offset:
+        query = {k: v for k, v in request.query.items() if k != "after"}
+        paging["previous"] = f"{request.base_url}{request.path}?{urlencode({**query, 'before': encode_cursor(offset)})}"
     if next_offset is not None:
         query = {**request.query, "after": encode_cursor(next_offset)}
         paging["next"] = f"{request.base_url}{request.path}?{urlencode(query)}"
@@ -105,38 +97,6 @@ def _paged(request: Request, items: list[dict[str, Any]], **reply: Any) -> Reply
 def _insight(node: str, name: str, period: str, values: list[dict[str, Any]]) -> dict[str, Any]:
     return {"name": name, "period": period, "values": values, "title": name.replace("_", " ").title(),
             "id": f"{node}/insights/{name}/{period}"}
-
-
-def insights(request: Request) -> Reply:
-    platform, node = request.match["platform"], request.match["node"]
-    if node.startswith("act_"):
-        return ads_insights(request)
-    post = data.find_post(platform, node)
-    if post is None:
-        _account(request)
-    since, until = iso_date(request, "since"), iso_date(request, "until")
-    days = data.days(since, until)
-    result = []
-    if post is not None:
-        lifetime = data.days(post.native_day, post.native_day + timedelta(data.POST_LIFETIME_DAYS))
-        days = [day for day in lifetime if since <= day < until]
-        for name in _metrics(request, POST_METRICS[platform]):
-            column = POST_METRICS[platform][name]
-            values = [{"value": m[column], "end_time": end_time(platform, day)}
-                      for day in days if (m := data.post_day_metrics(post, day)) is not None]
-            result.append(_insight(node, name, "day", values))
-    elif request.arg("period") == "lifetime":
-        for name in _metrics(request, AUDIENCE_METRICS):
-            values = [{"value": data.audience(platform, node, day)[name], "end_time": end_time(platform, day)}
-                      for day in days]
-            result.append(_insight(node, name, "lifetime", values))
-    else:
-        for name in _metrics(request, ACCOUNT_METRICS[platform]):
-            column = ACCOUNT_METRICS[platform][name]
-            values = [{"value": data.account_day(platform, node, day)[column], "end_time": end_time(platform, day)}
-                      for day in days]
-            result.append(_insight(node, name, "day", values))
-    return Reply({"data": result}, records=result, count_path=("values", 0, "value"), required_key="values")
 
 
 def _ig_media(post: data.Post) -> dict[str, Any]:
@@ -156,83 +116,126 @@ def _ig_media(post: data.Post) -> dict[str, Any]:
     return record
 
 
-def _fb_post(post: data.Post) -> dict[str, Any]:
-    return {
-        "id": post.post_id,
-        "message": post.caption + (f" {post.tracked_link}" if post.tracked_link else ""),
-        "created_time": graph_time(post.created_at),
-        "status_type": FB_STATUS_TYPES[post.content_type],
-        "permalink_url": f"https://www.facebook.com/{post.post_id}",
-        "promotion_status": "active" if post.is_paid else "inactive",
-        "shares": {"count": 0},
+# ---- Instagram (Graph API with Facebook Login), v25.0: the shapes of tests/fixtures/contracts/instagram/ ----
+
+IG_VERSION_RE = r"v25\.0"
+IG_MEDIA_METRICS = {"views": "views", "reach": "reach", "likes": "likes", "comments": "comments", "shares": "shares",
+                    "saved": "saves", "total_interactions": None}
+IG_TIME_SERIES = {"follower_count": "followers", "reach": "reach"}
+IG_TOTAL_VALUE = {"views": "impressions", "profile_views": "profile_views", "reach": "reach"}
+IG_DEPRECATED = ("impressions", "plays", "clips_replays_count", "ig_reels_aggregated_all_plays_count", "video_views",
+                 "audience_gender_age", "audience_country", "audience_city", "audience_locale")
+IG_MEDIA_FIELDS = ("id", "caption", "media_type", "media_product_type", "timestamp", "permalink", "like_count",
+                   "comments_count", "media_url", "shortcode", "username", "owner", "ig_id", "is_comment_enabled")
+IG_TITLES = {"views": "Views", "reach": "Accounts reached", "likes": "Likes", "comments": "Comments",
+             "shares": "Shares", "saved": "Saved", "total_interactions": "Interactions",
+             "follower_count": "Follower Count", "profile_views": "Profile views",
+             "follower_demographics": "Follower demographics"}
+
+
+def _ig_metrics(request: Request, known: dict[str, Any] | tuple[str, ...]) -> list[str]:
+    names = [m for m in request.require("metric").split(",") if m]
+    for name in names:
+        if name in IG_DEPRECATED:
+            raise ApiError(400, f"(#100) {name} metric is no longer supported; use views")
+        if name not in known:
+            raise ApiError(400, f"(#100) metric[0] must be one of the following values: {', '.join(known)}")
+    return names
+
+
+def _ig_insight(node: str, name: str, period: str, **shape: Any) -> dict[str, Any]:
+    return {"name": name, "period": period, **shape, "title": IG_TITLES.get(name, name),
+            "id": f"{node}/insights/{name}/{period}"}
+
+
+def _ig_lifetime(request: Request, post: data.Post) -> Reply:
+    names = _ig_metrics(request, IG_MEDIA_METRICS)
+    totals = data.post_lifetime_metrics(post, request.today)
+    if totals is None:       # documented: no data yet -> an empty data set, not zeros
+        return Reply({"data": []}, records=[], required_key="name")
+    result = []
+    for name in names:
+        column = IG_MEDIA_METRICS[name]
+        value = sum(totals[c] for c in ("likes", "comments", "shares", "saves")) if column is None else totals[column]
+        result.append(_ig_insight(post.post_id, name, "lifetime", values=[{"value": value}]))
+    return Reply({"data": result}, records=result, count_path=("values", 0, "value"), required_key="name")
+
+
+def _ig_demographics(request: Request, node: str) -> Reply:
+    _ig_metrics(request, ("follower_demographics",))
+    if request.arg("period") != "lifetime" or request.arg("metric_type") != "total_value":
+        raise ApiError(400, "(#100) follower_demographics needs period=lifetime and metric_type=total_value")
+    breakdown = request.require("breakdown")
+    if breakdown not in ("age", "gender", "country", "city"):
+        raise ApiError(400, f"(#100) breakdown must be one of age, gender, country, city: {breakdown}")
+    split = data.audience("instagram", node, request.today)
+    counts: dict[str, int] = {}
+    if breakdown == "country":
+        counts = dict(split["audience_country"])
+    else:
+        for key, followers in split["audience_gender_age"].items():
+            gender, _, age = key.partition(".")
+            label = age if breakdown == "age" else gender
+            counts[label] = counts.get(label, 0) + followers
+    results = [{"dimension_values": [label], "value": value} for label, value in sorted(counts.items())]
+    insight = _ig_insight(node, "follower_demographics", "lifetime",
+                          total_value={"breakdowns": [{"dimension_keys": [breakdown], "results": results}]})
+    return Reply({"data": [insight]}, records=[insight], required_key="name")
+
+
+def ig_insights(request: Request) -> Reply:
+    node = request.match["node"]
+    post = data.find_post("instagram", node)
+    if post is not None:
+        return _ig_lifetime(request, post)
+    _account(request)
+    if "follower_demographics" in request.require("metric").split(","):
+        return _ig_demographics(request, node)
+    since, until = iso_date(request, "since"), iso_date(request, "until")
+    days = data.days(since, until)
+    result = []
+    if request.arg("metric_type") == "total_value":
+        for name in _ig_metrics(request, IG_TOTAL_VALUE):
+            total = sum(data.account_day("instagram", node, day)[IG_TOTAL_VALUE[name]] for day in days)
+            result.append(_ig_insight(node, name, request.arg("period") or "day", total_value={"value": total}))
+        return Reply({"data": result}, records=result, count_path=("total_value", "value"), required_key="name")
+    for name in _ig_metrics(request, IG_TIME_SERIES):
+        column = IG_TIME_SERIES[name]
+        values = [{"value": data.account_day("instagram", node, day)[column], "end_time": end_time("instagram", day)}
+                  for day in days]
+        result.append(_ig_insight(node, name, "day", values=values))
+    return Reply({"data": result}, records=result, count_path=("values", 0, "value"), required_key="name")
+
+
+def _ig_media_record(post: data.Post, fields: tuple[str, ...], today: date) -> dict[str, Any]:
+    media_type, product = IG_MEDIA_TYPES[post.content_type]
+    caption = post.caption + (f" {post.tracked_link}" if post.tracked_link else "")
+    totals = data.post_lifetime_metrics(post, today) or {}
+    full: dict[str, Any] = {
+        "id": post.post_id, "caption": caption or None, "media_type": media_type, "media_product_type": product,
+        "timestamp": graph_time(post.created_at), "permalink": f"https://www.instagram.com/p/{post.post_id}/",
+        "like_count": totals.get("likes", 0), "comments_count": totals.get("comments", 0),
     }
+    # Graph returns only the requested fields that have a value, and always the id
+    return {"id": post.post_id, **{f: full[f] for f in fields if full.get(f) is not None}}
 
 
-def media(request: Request) -> Reply:
-    platform, account = _account(request)
-    posts = data.posts_between(platform, account, iso_date(request, "since"), iso_date(request, "until"))
-    posts.sort(key=lambda p: p.created_at, reverse=True)        # Graph lists newest first
-    if platform == "instagram":
-        return _paged(request, [_ig_media(p) for p in posts], count_path=("like_count",), required_key="timestamp")
-    return _paged(request, [_fb_post(p) for p in posts], count_path=("shares", "count"), required_key="created_time")
-
-
-@lru_cache(maxsize=64)   # every page of one listing re-asks the same window
-def _conversations(account: str, since: date, until: date) -> list[dict[str, Any]]:
-    return [{
-        "id": c["id"],
-        "created_time": graph_time(c["opened_at"]),
-        "first_response_time": graph_time(c["first_response_at"]) if c["first_response_at"] else None,
-        "agent": {"id": c["agent_id"]} if c["agent_id"] else None,
-        "feedback": {"csat_score": c["csat_score"]},
-    } for day in data.days(since, until) for c in data.conversations_on(account, day)]
-
-
-def conversations(request: Request) -> Reply:
+def ig_media(request: Request) -> Reply:
     _, account = _account(request)
-    items = _conversations(account, iso_date(request, "since"), iso_date(request, "until"))
-    return _paged(request, items, count_path=("feedback", "csat_score"), required_key="created_time")
-
-
-def leads(request: Request) -> Reply:
-    platform, account = _account(request)
-    items = [{
-        "id": lead["id"],
-        "created_time": graph_time(lead["submitted_at"]),
-        "form_name": lead["form_name"],
-        "campaign_name": lead["campaign"],
-    } for day in data.days(iso_date(request, "since"), iso_date(request, "until"))
-        for lead in data.leads_on(platform, account, day)]
-    return _paged(request, items, required_key="created_time")
-
-
-def ads_insights(request: Request) -> Reply:
-    platform, account = _account(request)
-    try:
-        window = json.loads(request.require("time_range"))
-        since, last = date.fromisoformat(window["since"]), date.fromisoformat(window["until"])
-    except (ValueError, KeyError, TypeError):
-        raise ApiError(400, "(#100) time_range must be {\"since\":\"YYYY-MM-DD\",\"until\":\"YYYY-MM-DD\"}") from None
-    items = [{
-        "account_currency": "USD",
-        "campaign_name": row["campaign"],
-        "date_start": row["date"].isoformat(),
-        "date_stop": row["date"].isoformat(),
-        "spend": f"{row['spend']:.2f}",
-        "impressions": str(row["impressions"]),
-        "clicks": str(row["clicks"]),
-        "actions": [{"action_type": "offsite_conversion.fb_pixel_purchase", "value": str(row["acquisitions"])}],
-    } for day in data.days(since, last + timedelta(1)) for row in data.ad_spend_rows(platform, account, day)]
-    return _paged(request, items, count_path=("impressions",), required_key="date_start")
+    fields = tuple(f for f in (request.arg("fields") or "id").split(",") if f)
+    unknown = [f for f in fields if f not in IG_MEDIA_FIELDS]
+    if unknown:
+        raise ApiError(400, f"(#100) Tried accessing nonexisting field ({unknown[0]}) on node type (IGMedia)")
+    posts = data.posts_between("instagram", account, iso_date(request, "since"), iso_date(request, "until"))
+    posts.sort(key=lambda p: p.created_at, reverse=True)        # Graph lists newest first
+    return _paged(request, [_ig_media_record(p, fields, request.today) for p in posts], count_path=("like_count",),
+                  required_key="timestamp")
 
 
 ROUTES = [
-    Route("instagram", "GET", re.compile(r"/(?P<platform>instagram)/v21\.0/(?P<node>[^/]+)/insights"), insights),
-    Route("facebook", "GET", re.compile(r"/(?P<platform>facebook)/v21\.0/(?P<node>[^/]+)/insights"), insights),
-    Route("instagram", "GET", re.compile(r"/(?P<platform>instagram)/v21\.0/(?P<node>[^/]+)/media"), media),
-    Route("facebook", "GET", re.compile(r"/(?P<platform>facebook)/v21\.0/(?P<node>[^/]+)/posts"), media),
-    Route("facebook", "GET", re.compile(r"/(?P<platform>facebook)/v21\.0/(?P<node>[^/]+)/conversations"),
-          conversations),
-    Route("facebook", "GET", re.compile(r"/(?P<platform>facebook)/v21\.0/(?P<node>[^/]+)/leads"), leads),
+    Route("instagram", "GET", re.compile(rf"/(?P<platform>instagram)/{IG_VERSION_RE}/(?P<node>[^/]+)/insights"),
+          ig_insights),
+    Route("instagram", "GET", re.compile(rf"/(?P<platform>instagram)/{IG_VERSION_RE}/(?P<node>[^/]+)/media"),
+          ig_media),
 ]
-STYLES = {"instagram": STYLE, "facebook": STYLE}
+STYLES = {"instagram": STYLE}   # Facebook: pipeline/fakeapi/facebook_pages.py

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 
 @dataclass(frozen=True)
@@ -23,12 +23,15 @@ class Probe:
 
 
 PROBES = [
-    Probe("instagram", "ig_brand", "account_daily", r"/ig_brand/insights", "values", "post", 2,
+    Probe("instagram", "ig_brand", "account_daily", r"/ig_brand/insights", "name", "post", 2,
           until=date(2026, 9, 17)),
-    Probe("facebook", "fb_brand", "account_daily", r"/fb_brand/insights", "values", "support_conversations", 10),
-    Probe("linkedin", "li_brand", "account_daily", r"organizationalEntityFollowerStatistics", "timeRange",
-          "account_daily", 1),
-    Probe("tiktok", "tt_brand", "post_daily_metrics", r"/video/daily_metrics", "date", "post_daily_metrics", 3),
-    Probe("x", "x_brand", "post_daily_metrics", r"/tweets/daily_metrics", "date", "post_daily_metrics", 3),
+    Probe("facebook", "fb_brand", "account_daily", r"/fb_brand/insights", "name", "ad_spend", 1),
+    Probe("linkedin", "li_brand", "account_daily", r"organizationalEntityShareStatistics", "timeRange", "post", 25),
+    # TikTok and X account_daily are one follower snapshot dated the UTC day before the pull (no history): the
+    # window must contain yesterday (UTC)
+    Probe("tiktok", "tt_brand", "account_daily", r"/user/info", "open_id", "post", 3,
+          until=datetime.now(UTC).date()),
+    Probe("x", "x_brand", "account_daily", r"/users/x_brand$", "id", "mentions", 10,
+          since=datetime.now(UTC).date() - timedelta(days=1), until=datetime.now(UTC).date()),
     Probe("ga4", "ga4_web", "web_sessions", r":runReport", "dimensionValues", "web_sessions", 5),
 ]
