@@ -1,9 +1,17 @@
-"""Generate the W10M synthetic lake: 5 platforms x 100 accounts x 365 days (~10 M post-day rows).
+"""Generate the W10M synthetic lake: 5 platforms x 100 accounts x 365 days (~10 M post-metric snapshot rows).
 
 Vectorised numpy + pyarrow (one sort, one Parquet file per partition, threaded) into the lake layout the transform reads
 (``raw/platform=/entity=/dt=/*.parquet``; one file per partition rather than per account, which
 the transform's glob accepts). The day after the last one is written to ``<out>/held_out`` so the
-benchmark can land it later as "a new day". Deterministic: a fixed seed gives the same bytes.
+benchmark can land it later as "a new pull day". Deterministic: a fixed seed gives the same bytes.
+
+Post metrics are LIFETIME snapshots (entity ``post_metrics``): each post is pulled on the days the default re-pull
+policy wants it (``pipeline.sources.RepullPolicy``: every day while younger than 28 days, then every 7th day of its
+age up to 180 days), and each pull reports the cumulative sum of a decaying per-day activity, so a post's values
+never go down, except a deliberate small decrease of ``likes`` on a few snapshots (``decrease_rate``, platforms
+revise counts down) and ``reach`` omitted (NULL) on a few (``omit_rate``), which exercise the increment rules of
+int_post_metrics__snapshots. Instagram and Facebook report ``views`` instead of ``impressions`` (NULL there), on
+posts and on account days alike.
 
     python bench/generate_w10m.py --out var/bench [--accounts 100] [--days 365]
 """
@@ -24,11 +32,18 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.schemas import PLATFORM_TIMEZONES, SCHEMA_VERSION, schema_for
+from pipeline.sources import RepullPolicy
 
 PLATFORMS = ("instagram", "facebook", "tiktok", "linkedin", "x")
+VIEWS_PLATFORMS = ("instagram", "facebook")   # report views, not impressions (Graph v22.0+)
 START = dt.date(2025, 1, 1)
-POSTS_PER_DAY = 2
-POST_LIFETIME_DAYS = 28          # a post collects metrics for 28 days
+EXTRA_POST_RATE = 0.3            # each account-day has 1 post, a second one with this probability (~1.3 a day)
+REPULL = RepullPolicy()          # the default re-pull policy: 28 daily pulls, then weekly up to 180 days
+SNAPSHOT_AGES = np.array([age for age in range(REPULL.slow_days + 1) if REPULL.wants(age)])   # 50 ages
+DECREASE_RATE = 0.002            # share of later snapshots whose lifetime likes went down since the previous one
+OMIT_RATE = 0.001                # share of snapshots that omit reach (NULL: not reported on that pull)
+METRIC_RATES = {"reach": (0.6, 0.8), "likes": (0, 0.05), "comments": (0, 0.01), "shares": (0, 0.005),
+                "saves": (0, 0.005), "clicks": (0, 0.02), "video_views": (0, 0.5)}
 CONTENT_TYPES = pa.array(["image", "video", "reel", "carousel", "text", "link"])
 CAMPAIGNS = pa.array([None, "spring", "summer", "launch", "brand"], type=pa.string())
 
@@ -43,13 +58,15 @@ def _constant(value: str, n: int) -> pa.Array:
 
 
 def _table(entity: str, columns: dict[str, np.ndarray | pa.Array]) -> pa.Table:
-    """A canonical-schema table plus the partition columns (platform, entity, dt)."""
+    """A canonical-schema table plus the partition columns (platform, entity, dt); a column left out is NULL."""
     schema = schema_for(entity)
-    n = len(next(iter(columns.values())))
+    n = len(columns["_dt"])
     arrays = []
     for field in schema:
         if field.name == "schema_version":
             arrays.append(pa.array(np.full(n, SCHEMA_VERSION, dtype=np.int16)))
+        elif field.name not in columns:
+            arrays.append(pa.nulls(n, field.type))
         else:
             arrays.append(pa.array(columns[field.name], type=field.type))
     table = pa.Table.from_arrays(arrays, schema=schema)
@@ -58,14 +75,27 @@ def _table(entity: str, columns: dict[str, np.ndarray | pa.Array]) -> pa.Table:
         "dt", pa.array(day_column, type=pa.date32()))
 
 
-def generate(out: Path, accounts: int, days: int, seed: int = 7) -> dict[str, int]:
+def _cumulative(increments: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Per-post running totals of ``increments`` (rows grouped by post, in pull order; ``starts``/``lengths`` of
+    each post's run of rows)."""
+    total = np.cumsum(increments)
+    return total - np.repeat(total[starts] - increments[starts], lengths)
+
+
+def generate(out: Path, accounts: int, days: int, seed: int = 7, decrease_rate: float = DECREASE_RATE,
+             omit_rate: float = OMIT_RATE) -> dict[str, int]:
     rng = np.random.default_rng(seed)
     total_days = days + 1                       # + the held-out "new" day
     day_index = np.arange(total_days)
     dates = np.array([START + dt.timedelta(days=int(i)) for i in day_index], dtype="datetime64[D]")
-    tables: dict[str, list[pa.Table]] = {"account_daily": [], "post": [], "post_daily_metrics": []}
+    # activity of a post on each day of its age decays as 1 / (1 + age); a pull at age a reports the total up to a,
+    # so a snapshot adds the weight of the days since the previous pull
+    harmonic = np.cumsum(1.0 / (1.0 + np.arange(SNAPSHOT_AGES[-1] + 1)))[SNAPSHOT_AGES]
+    weight = np.diff(harmonic, prepend=0.0)
+    tables: dict[str, list[pa.Table]] = {"account_daily": [], "post": [], "post_metrics": []}
     for platform in PLATFORMS:
         tz = PLATFORM_TIMEZONES[platform]
+        shown = "views" if platform in VIEWS_PLATFORMS else "impressions"
         account_ids = pa.array([f"{platform[:2]}{i:04d}" for i in range(accounts)])
         # account_daily: accounts x days
         acc = np.repeat(np.arange(accounts), total_days)
@@ -76,13 +106,14 @@ def generate(out: Path, accounts: int, days: int, seed: int = 7) -> dict[str, in
         impressions = rng.integers(500, 50_000, acc.size)
         tables["account_daily"].append(_table("account_daily", {
             "platform": _constant(platform, acc.size), "account_id": _repeat(account_ids, acc), "date": dates[day],
-            "report_timezone": _constant(tz, acc.size), "followers": followers, "impressions": impressions,
+            "report_timezone": _constant(tz, acc.size), "followers": followers, shown: impressions,
             "reach": (impressions * rng.uniform(0.3, 0.9, acc.size)).astype(np.int64),
             "profile_views": rng.integers(0, 500, acc.size), "page_views": rng.integers(0, 200, acc.size),
             "_dt": dates[day]}))
-        # posts: POSTS_PER_DAY per account-day, created during the UTC day
-        post_acc = np.repeat(acc, POSTS_PER_DAY)
-        post_day = np.repeat(day, POSTS_PER_DAY)
+        # posts: 1 or 2 per account-day, created during the UTC day
+        per_day = 1 + (rng.random(acc.size) < EXTRA_POST_RATE)
+        post_acc = np.repeat(acc, per_day)
+        post_day = np.repeat(day, per_day)
         n_posts = post_acc.size
         post_ids = pa.array([f"{platform[:2]}p{i}" for i in range(n_posts)])
         seconds = rng.integers(0, 86_400, n_posts)
@@ -98,26 +129,29 @@ def generate(out: Path, accounts: int, days: int, seed: int = 7) -> dict[str, in
             "variant": pa.nulls(n_posts, pa.string()), "partner_handle": pa.nulls(n_posts, pa.string()),
             "author_type": _constant("brand", n_posts), "caption": pa.nulls(n_posts, pa.string()),
             "_dt": dates[post_day]}))
-        # post-day metrics: each post for POST_LIFETIME_DAYS days, decaying
-        age = np.tile(np.arange(POST_LIFETIME_DAYS), n_posts)
-        post = np.repeat(np.arange(n_posts), POST_LIFETIME_DAYS)
-        metric_day = post_day[post] + age
-        keep = metric_day < total_days
-        post, age, metric_day = post[keep], age[keep], metric_day[keep]
+        # lifetime snapshots: each post on the pull days the re-pull policy wants it (rows by post, then pull)
+        snapshot = np.tile(np.arange(SNAPSHOT_AGES.size), n_posts)
+        post = np.repeat(np.arange(n_posts), SNAPSHOT_AGES.size)
+        pull_day = post_day[post] + SNAPSHOT_AGES[snapshot]
+        keep = pull_day < total_days
+        post, snapshot, pull_day = post[keep], snapshot[keep], pull_day[keep]
         n = post.size
-        decay = 1.0 / (1.0 + age)
-        m_impr = (rng.integers(100, 5_000, n) * decay).astype(np.int64)
-        tables["post_daily_metrics"].append(_table("post_daily_metrics", {
+        starts = np.flatnonzero(np.r_[True, post[1:] != post[:-1]])
+        lengths = np.diff(np.r_[starts, n])
+        gained = (rng.integers(100, 5_000, n_posts)[post] * weight[snapshot] * rng.uniform(0.5, 1.5, n)).astype(
+            np.int64)
+        values = {shown: _cumulative(gained, starts, lengths)}
+        for metric, (low, high) in METRIC_RATES.items():
+            values[metric] = _cumulative((gained * rng.uniform(low, high, n)).astype(np.int64), starts, lengths)
+        # a few later snapshots report fewer likes than the previous one (removed spam likes)
+        down = np.flatnonzero((snapshot > 0) & (rng.random(n) < decrease_rate))
+        likes = values["likes"]
+        likes[down] = np.maximum(likes[down - 1] - rng.integers(1, 4, down.size), 0)
+        # a few snapshots omit reach (NULL: not reported on that pull)
+        values["reach"] = pa.array(values["reach"], mask=rng.random(n) < omit_rate, type=pa.int64())
+        tables["post_metrics"].append(_table("post_metrics", {
             "platform": _constant(platform, n), "account_id": _repeat(account_ids, post_acc[post]),
-            "post_id": _repeat(post_ids, post),
-            "date": dates[metric_day], "report_timezone": _constant(tz, n), "impressions": m_impr,
-            "reach": (m_impr * 0.7).astype(np.int64), "likes": (m_impr * rng.uniform(0, 0.05, n)).astype(np.int64),
-            "comments": (m_impr * rng.uniform(0, 0.01, n)).astype(np.int64),
-            "shares": (m_impr * rng.uniform(0, 0.005, n)).astype(np.int64),
-            "saves": (m_impr * rng.uniform(0, 0.005, n)).astype(np.int64),
-            "clicks": (m_impr * rng.uniform(0, 0.02, n)).astype(np.int64),
-            "video_views": (m_impr * rng.uniform(0, 0.5, n)).astype(np.int64),
-            "_dt": dates[metric_day]}))
+            "post_id": _repeat(post_ids, post), "date": dates[pull_day], **values, "_dt": dates[pull_day]}))
     raw = out / "lake" / "raw"
     shutil.rmtree(out, ignore_errors=True)
     counts = {}

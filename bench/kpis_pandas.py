@@ -1,6 +1,11 @@
 """The W10M KPI marts in pandas, as an analyst writes them (merge + groupby, vectorised), from the raw lake:
 kpi_post, kpi_daily_account and the rollups with data on that lake (kpi_period_account, kpi_period_content,
-kpi_period_campaign, kpi_best_time_to_post, kpi_monthly_author_type), by the definitions of sql/marts/."""
+kpi_period_campaign, kpi_best_time_to_post, kpi_monthly_author_type), by the definitions of sql/marts/.
+
+Post metrics are lifetime snapshots (one row per post per pull day): kpi_post reports each post's latest snapshot,
+kpi_daily_account the increments of a pull day's snapshots, derived as int_post_metrics__snapshots does (previous =
+the post's last non-null value before the snapshot, gain = max(value - previous, 0), the first snapshot gains its
+whole value, a NULL value gains NULL; new_engagements = the sum of the four counters' gains)."""
 
 from __future__ import annotations
 
@@ -9,7 +14,9 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-POST_SUMS = ["impressions", "reach", "likes", "comments", "shares", "saves", "clicks", "engagements"]
+POST_KEYS = ["platform", "account_id", "post_id"]
+LIFETIME = ["impressions", "reach", "likes", "comments", "shares", "saves", "clicks", "video_views"]
+ENGAGEMENTS = ["likes", "comments", "shares", "saves"]
 
 
 def per_cent(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
@@ -28,17 +35,32 @@ def weekly_and_monthly(frame: pd.DataFrame, day: str) -> pd.DataFrame:
 
 
 def kpi_marts(read: Callable[[str], pd.DataFrame], timezones: dict[str, str]) -> dict[str, pd.DataFrame]:
-    metrics, accounts, posts = read("post_daily_metrics"), read("account_daily"), native_posts(read("post"), timezones)
-    metrics["engagements"] = metrics[["likes", "comments", "shares", "saves"]].fillna(0).sum(axis=1)
+    snapshots, accounts, posts = snapshot_increments(read("post_metrics")), read("account_daily"), native_posts(
+        read("post"), timezones)
     accounts["date"] = pd.to_datetime(accounts["date"])
-    metrics["date"] = pd.to_datetime(metrics["date"])
-    post = kpi_post(metrics, posts, accounts)
-    daily = kpi_daily_account(metrics, posts, accounts)
+    post = kpi_post(snapshots, posts, accounts)
+    daily = kpi_daily_account(snapshots, posts, accounts)
     dated = post[post["created_date"].notna()]
     return {"kpi_post": post, "kpi_daily_account": daily, "kpi_period_account": kpi_period_account(daily),
             "kpi_period_content": kpi_period_content(dated), "kpi_period_campaign": kpi_period_campaign(dated),
             "kpi_best_time_to_post": kpi_best_time_to_post(post),
             "kpi_monthly_author_type": kpi_monthly_author_type(dated, read("ad_spend"))}
+
+
+def snapshot_increments(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Every snapshot, in pull order per post, with lifetime engagements and the new_* gains since the previous
+    snapshot (int_post_metrics__snapshots)."""
+    metrics["impressions"] = metrics["impressions"].fillna(metrics["views"])     # views where no impressions
+    metrics["date"] = pd.to_datetime(metrics["date"])
+    metrics = metrics.sort_values(POST_KEYS + ["date"], ignore_index=True)
+    metrics["engagements"] = metrics[ENGAGEMENTS].fillna(0).sum(axis=1)
+    post = metrics.groupby(POST_KEYS, sort=False).ngroup()
+    # the last value reported before this snapshot: forward-filled within the post, one row down
+    previous = metrics[LIFETIME].groupby(post).ffill().groupby(post).shift(1)
+    gains = (metrics[LIFETIME] - previous.fillna(0)).clip(lower=0).where(metrics[LIFETIME].notna())
+    metrics[[f"new_{c}" for c in LIFETIME]] = gains.to_numpy()
+    metrics["new_engagements"] = gains[ENGAGEMENTS].fillna(0).sum(axis=1)
+    return metrics
 
 
 def native_posts(posts: pd.DataFrame, timezones: dict[str, str]) -> pd.DataFrame:
@@ -56,37 +78,49 @@ def native_posts(posts: pd.DataFrame, timezones: dict[str, str]) -> pd.DataFrame
     return posts
 
 
-def kpi_post(metrics: pd.DataFrame, posts: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
-    lifetime = metrics.groupby(["platform", "account_id", "post_id"], as_index=False)[POST_SUMS].sum()
+def kpi_post(snapshots: pd.DataFrame, posts: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
+    """Each post's latest lifetime values (never a sum of snapshots): per metric the latest snapshot that reported
+    it (GroupBy.last skips nulls); posts without a snapshot report zeros."""
+    values = LIFETIME + ["engagements"]
+    grouped = snapshots.groupby(POST_KEYS, sort=False)
+    latest = grouped[["date"] + LIFETIME].last().rename(columns={"date": "metrics_as_of"})
+    latest["engagements"] = latest[ENGAGEMENTS].fillna(0).sum(axis=1)
+    latest["snapshots"] = grouped.size()
+    latest = latest.reset_index()
     attributes = ["platform", "account_id", "post_id", "created_at", "created_local", "created_date", "content_type",
                   "is_paid", "paid_status", "campaign", "partner_handle", "author_type"]
-    post = posts[attributes].merge(lifetime, on=["platform", "account_id", "post_id"], how="left")
+    post = posts[attributes].merge(latest, on=POST_KEYS, how="outer")
+    post[values + ["snapshots"]] = post[values + ["snapshots"]].fillna(0)
     post = post.merge(accounts[["platform", "account_id", "date", "followers"]].rename(
         columns={"date": "created_date", "followers": "followers_at_post"}),
         on=["platform", "account_id", "created_date"], how="left")
     post["err"] = per_cent(post["engagements"], post["reach"])
     post["post_er"] = per_cent(post["engagements"], post["followers_at_post"])
+    post["ctr"] = per_cent(post["clicks"], post["impressions"])
     return post
 
 
-def kpi_daily_account(metrics: pd.DataFrame, posts: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
+def kpi_daily_account(snapshots: pd.DataFrame, posts: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
+    """Account days, plus what the posts gained by each (UTC) pull day and the posts created each native day."""
     keys = ["platform", "account_id", "date"]
-    day = metrics.groupby(keys, as_index=False).agg(
-        engagements=("engagements", "sum"), post_reach=("reach", "sum"), post_impressions=("impressions", "sum"),
-        clicks=("clicks", "sum"))
+    day = snapshots.groupby(keys, as_index=False).agg(
+        engagements=("new_engagements", "sum"), post_reach=("new_reach", "sum"),
+        post_impressions=("new_impressions", "sum"), clicks=("new_clicks", "sum"),
+        video_views=("new_video_views", "sum"))
     per_day = posts.groupby(["platform", "account_id", "created_date"], as_index=False).size().rename(
         columns={"created_date": "date", "size": "posts"})
-    daily = accounts[keys + ["followers", "impressions", "reach", "profile_views"]]
+    daily = accounts[keys + ["followers", "impressions", "views", "reach", "profile_views"]]
     previous = daily[keys + ["followers"]].rename(columns={"followers": "followers_previous_day"})
     previous["date"] = previous["date"] + pd.Timedelta(days=1)
     daily = daily.merge(previous, on=keys, how="left")
     daily["net_new_followers"] = daily["followers"] - daily["followers_previous_day"]
     spine = pd.concat([daily[keys], day[keys], per_day[keys]]).drop_duplicates()
     daily = spine.merge(daily, on=keys, how="left").merge(day, on=keys, how="left").merge(per_day, on=keys, how="left")
-    activity = ["posts", "engagements", "post_reach", "post_impressions", "clicks"]
+    activity = ["posts", "engagements", "post_reach", "post_impressions", "clicks", "video_views"]
     daily[activity] = daily[activity].fillna(0)
     daily["daily_er"] = per_cent(daily["engagements"], daily["followers"])
     daily["err"] = per_cent(daily["engagements"], daily["post_reach"])
+    daily["ctr"] = per_cent(daily["clicks"], daily["post_impressions"])
     return daily
 
 

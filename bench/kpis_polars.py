@@ -1,6 +1,11 @@
 """The W10M KPI marts in polars, lazily, from the raw lake: kpi_post, kpi_daily_account and the rollups with data
 on that lake (kpi_period_account, kpi_period_content, kpi_period_campaign, kpi_best_time_to_post,
-kpi_monthly_author_type), by the definitions of sql/marts/. Nothing runs until the caller collects the plans."""
+kpi_monthly_author_type), by the definitions of sql/marts/. Nothing runs until the caller collects the plans.
+
+Post metrics are lifetime snapshots (one row per post per pull day): kpi_post reports each post's latest snapshot,
+kpi_daily_account the increments of a pull day's snapshots, derived as int_post_metrics__snapshots does (previous =
+the post's last non-null value before the snapshot, gain = max(value - previous, 0), the first snapshot gains its
+whole value, a NULL value gains NULL; new_engagements = the sum of the four counters' gains)."""
 
 from __future__ import annotations
 
@@ -8,7 +13,9 @@ from typing import Callable
 
 import polars as pl
 
-POST_SUMS = ["impressions", "reach", "likes", "comments", "shares", "saves", "clicks", "engagements"]
+POST_KEYS = ["platform", "account_id", "post_id"]
+LIFETIME = ["impressions", "reach", "likes", "comments", "shares", "saves", "clicks", "video_views"]
+ENGAGEMENTS = ["likes", "comments", "shares", "saves"]
 
 
 def per_cent(numerator: str, denominator: str) -> pl.Expr:
@@ -30,16 +37,32 @@ def weekly_and_monthly(frame: pl.LazyFrame, day: str) -> pl.LazyFrame:
 def kpi_marts(scan: Callable[[str], pl.LazyFrame], timezones: dict[str, str]) -> dict[str, pl.LazyFrame]:
     # .cache(): the frames several outputs read are computed once per collect_all; without it each plan scans
     # and joins again (W10M: 63 s instead of ~10 s; common-subplan elimination does not catch these)
-    metrics = scan("post_daily_metrics").with_columns(engagements=pl.sum_horizontal(
-        [pl.col(c).fill_null(0) for c in ("likes", "comments", "shares", "saves")])).cache()
+    snapshots = snapshot_increments(scan("post_metrics")).cache()
     posts, accounts = native_posts(scan("post"), timezones).cache(), scan("account_daily").cache()
-    post = kpi_post(metrics, posts, accounts).cache()
-    daily = kpi_daily_account(metrics, posts, accounts).cache()
+    post = kpi_post(snapshots, posts, accounts).cache()
+    daily = kpi_daily_account(snapshots, posts, accounts).cache()
     dated = post.filter(pl.col("created_date").is_not_null())
     return {"kpi_post": post, "kpi_daily_account": daily, "kpi_period_account": kpi_period_account(daily),
             "kpi_period_content": kpi_period_content(dated), "kpi_period_campaign": kpi_period_campaign(dated),
             "kpi_best_time_to_post": kpi_best_time_to_post(post),
             "kpi_monthly_author_type": kpi_monthly_author_type(dated, scan("ad_spend"))}
+
+
+def snapshot_increments(metrics: pl.LazyFrame) -> pl.LazyFrame:
+    """Every snapshot with lifetime engagements, the new_* gains since the post's previous snapshot
+    (int_post_metrics__snapshots), its number and whether it is the post's latest."""
+    def gain(metric: str) -> pl.Expr:
+        # the last value reported before this snapshot: forward-filled within the post, one row down
+        previous = pl.col(metric).forward_fill().shift(1).over(POST_KEYS, order_by="date")
+        return pl.when(pl.col(metric).is_not_null()).then(
+            pl.max_horizontal(pl.col(metric) - previous.fill_null(0), 0))
+
+    return (metrics.with_columns(impressions=pl.coalesce("impressions", "views"))
+            .with_columns(*[gain(m).alias(f"new_{m}") for m in LIFETIME],
+                          engagements=pl.sum_horizontal([pl.col(c).fill_null(0) for c in ENGAGEMENTS]),
+                          snapshot_number=pl.int_range(1, pl.len() + 1).over(POST_KEYS, order_by="date"),
+                          is_latest=pl.col("date") == pl.col("date").max().over(POST_KEYS))
+            .with_columns(new_engagements=pl.sum_horizontal([pl.col(f"new_{c}").fill_null(0) for c in ENGAGEMENTS])))
 
 
 def native_posts(posts: pl.LazyFrame, timezones: dict[str, str]) -> pl.LazyFrame:
@@ -59,33 +82,46 @@ def native_posts(posts: pl.LazyFrame, timezones: dict[str, str]) -> pl.LazyFrame
                    paid_status=pl.when(pl.col("is_paid")).then(pl.lit("paid")).otherwise(pl.lit("organic")))
 
 
-def kpi_post(metrics: pl.LazyFrame, posts: pl.LazyFrame, accounts: pl.LazyFrame) -> pl.LazyFrame:
-    lifetime = metrics.group_by(["platform", "account_id", "post_id"]).agg([pl.col(c).sum() for c in POST_SUMS])
+def kpi_post(snapshots: pl.LazyFrame, posts: pl.LazyFrame, accounts: pl.LazyFrame) -> pl.LazyFrame:
+    """Each post's latest lifetime values (never a sum of snapshots): per metric the latest snapshot that reported
+    it; posts without a snapshot report zeros."""
+    values = LIFETIME + ["engagements"]
+    latest = (snapshots.group_by(POST_KEYS)
+              .agg(*[pl.col(c).sort_by("date").drop_nulls().last() for c in LIFETIME],
+                   pl.col("date").max().alias("metrics_as_of"), pl.len().cast(pl.Int64).alias("snapshots"))
+              .with_columns(engagements=pl.sum_horizontal([pl.col(c).fill_null(0) for c in ENGAGEMENTS])))
     followers = accounts.select(["platform", "account_id", pl.col("date").alias("created_date"),
                                  pl.col("followers").alias("followers_at_post")])
     return (posts.select(["platform", "account_id", "post_id", "created_at", "created_local", "created_date",
                           "content_type", "is_paid", "paid_status", "campaign", "partner_handle", "author_type"])
-            .join(lifetime, on=["platform", "account_id", "post_id"], how="left")
+            .join(latest, on=POST_KEYS, how="full", coalesce=True)
+            .with_columns(*[pl.col(c).fill_null(0) for c in values + ["snapshots"]])
             .join(followers, on=["platform", "account_id", "created_date"], how="left")
-            .with_columns(err=per_cent("engagements", "reach"), post_er=per_cent("engagements", "followers_at_post")))
+            .with_columns(err=per_cent("engagements", "reach"), post_er=per_cent("engagements", "followers_at_post"),
+                          ctr=per_cent("clicks", "impressions")))
 
 
-def kpi_daily_account(metrics: pl.LazyFrame, posts: pl.LazyFrame, accounts: pl.LazyFrame) -> pl.LazyFrame:
+def kpi_daily_account(snapshots: pl.LazyFrame, posts: pl.LazyFrame, accounts: pl.LazyFrame) -> pl.LazyFrame:
+    """Account days, plus what the posts gained by each (UTC) pull day and the posts created each native day."""
     keys = ["platform", "account_id", "date"]
-    day = metrics.group_by(keys).agg(pl.col("engagements").sum(), pl.col("reach").sum().alias("post_reach"),
-                                     pl.col("impressions").sum().alias("post_impressions"), pl.col("clicks").sum())
+    day = snapshots.group_by(keys).agg(pl.col("new_engagements").sum().alias("engagements"),
+                                       pl.col("new_reach").sum().alias("post_reach"),
+                                       pl.col("new_impressions").sum().alias("post_impressions"),
+                                       pl.col("new_clicks").sum().alias("clicks"),
+                                       pl.col("new_video_views").sum().alias("video_views"))
     per_day = posts.group_by(["platform", "account_id", "created_date"]).agg(pl.len().alias("posts")).rename(
         {"created_date": "date"}).with_columns(pl.col("posts").cast(pl.Int64))
     previous = accounts.select(["platform", "account_id", (pl.col("date") + pl.duration(days=1)).alias("date"),
                                 pl.col("followers").alias("followers_previous_day")])
-    base = accounts.select(keys + ["followers", "impressions", "reach", "profile_views"]).join(
+    base = accounts.select(keys + ["followers", "impressions", "views", "reach", "profile_views"]).join(
         previous, on=keys, how="left")
     spine = pl.concat([base.select(keys), day.select(keys), per_day.select(keys)]).unique()
-    activity = ["posts", "engagements", "post_reach", "post_impressions", "clicks"]
+    activity = ["posts", "engagements", "post_reach", "post_impressions", "clicks", "video_views"]
     return (spine.join(base, on=keys, how="left").join(day, on=keys, how="left").join(per_day, on=keys, how="left")
             .with_columns(*[pl.col(c).fill_null(0) for c in activity],
                           net_new_followers=pl.col("followers") - pl.col("followers_previous_day"))
-            .with_columns(daily_er=per_cent("engagements", "followers"), err=per_cent("engagements", "post_reach")))
+            .with_columns(daily_er=per_cent("engagements", "followers"), err=per_cent("engagements", "post_reach"),
+                          ctr=per_cent("clicks", "post_impressions")))
 
 
 def kpi_period_account(daily: pl.LazyFrame) -> pl.LazyFrame:

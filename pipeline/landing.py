@@ -44,9 +44,9 @@ QUARANTINE_COLUMN = "quarantine_reason"
 ENTITY_KEYS: dict[str, tuple[str, ...]] = {
     "account_daily": ("date",),
     "post": ("post_id",),
-    "post_daily_metrics": ("date", "post_id"),
+    "post_metrics": ("date", "post_id"),
     "audience_demographics": ("date", "dimension", "value"),
-    "mentions": ("created_at", "mention_id"),
+    "mentions": ("created_at", "mention_id", "brand"),
     "support_conversations": ("opened_at", "conversation_id"),
     "web_sessions": ("date", "source", "medium", "campaign"),
     "ad_spend": ("date", "campaign"),

@@ -806,6 +806,7 @@ def validate(settings: Settings, *, run_id: str, tables: list[str] | None = None
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
 
     quarantined = load_quarantine(settings)
+    load_schema_drift(settings)
     with duckdb.connect(str(settings.warehouse_path)) as con:
         relations, skipped_empty = _non_empty_relations(con, settings, suites, tables)
     planned, without_suite = _plan(relations, suites)
@@ -898,6 +899,36 @@ def load_quarantine(settings: Settings) -> int:
                             + ") order by platform, entity, dt, account_id, \"row\"", params)
         [(count,)] = con.execute("select count(*) from ops.quarantine").fetchall()
     return int(count)
+
+
+SCHEMA_DRIFT_DDL = """
+create or replace table ops.schema_drift (
+    platform varchar,
+    account_id varchar,
+    dt date,
+    field varchar,
+    records bigint
+)
+"""
+
+
+def load_schema_drift(settings: Settings) -> int:
+    """Expose the unknown fields the connectors counted (``lake/_drift/``, one JSON per source, account and pull
+    day) as ``ops.schema_drift``: one row per platform, account, day and ``<where>.<field>``."""
+    import duckdb
+
+    rows = []
+    for path in sorted((settings.lake_dir / "_drift").glob("platform=*/dt=*/*.json")):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        rows += [(record["platform"], record["account_id"], record["dt"], field, int(count))
+                 for field, count in sorted(record["fields"].items())]
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute("create schema if not exists ops")
+        with transaction(con):
+            con.execute(SCHEMA_DRIFT_DDL)
+            if rows:
+                con.executemany("insert into ops.schema_drift values (?, ?, ?, ?, ?)", rows)
+    return len(rows)
 
 
 def summarize(settings: Settings, run_id: str | None = None) -> str:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pyarrow as pa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2     # 2: post_metrics (lifetime snapshots) replaced post_daily_metrics; account_daily.views
 
 PLATFORMS = ("instagram", "facebook", "tiktok", "linkedin", "x", "ga4")
 
@@ -70,6 +70,7 @@ ENTITY_COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("report_timezone", "string", nullable=False),
         Column("followers", "int64"),                     # followers at end of day
         Column("impressions", "int64"),
+        Column("views", "int64"),                         # Meta's successor of impressions (Graph v22.0+)
         Column("reach", "int64"),                         # unique accounts reached that day (not additive)
         Column("profile_views", "int64"),
         Column("page_views", "int64"),
@@ -86,12 +87,15 @@ ENTITY_COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("author_type", "string"),                  # brand | employee | ugc | partner
         Column("caption", "string"),
     ),
-    # One row per post per native day.
-    "post_daily_metrics": _schema(
+    # Lifetime totals of one post as the platform reported them when pulled: one row per post per pull day
+    # (the UTC day of the pull; a second pull the same day replaces the first). Never summed: SQL derives daily
+    # increments from consecutive snapshots and post KPIs take the latest (DECISIONLOG "Lifetime snapshots").
+    # NULL = the platform does not report that metric (or omitted it), never zero.
+    "post_metrics": _schema(
         Column("post_id", "string", nullable=False),
-        Column("date", "date32", nullable=False),
-        Column("report_timezone", "string", nullable=False),
+        Column("date", "date32", nullable=False),         # UTC day of the pull
         Column("impressions", "int64"),
+        Column("views", "int64"),                         # Meta / TikTok "views" (successor of impressions, plays)
         Column("reach", "int64"),
         Column("likes", "int64"),
         Column("comments", "int64"),

@@ -24,6 +24,25 @@ class SourcesConfigError(ValueError):
     pass
 
 
+class RepullPolicy(BaseModel):
+    """Which posts get a fresh lifetime snapshot on a pull day (platforms keep counting long after a post).
+
+    Every post younger than ``days`` is re-pulled on every run; older posts up to ``slow_days`` old are re-pulled
+    every ``slow_every`` days of their age (so the slow load spreads over the week); older ones never again."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    days: int = Field(default=28, ge=1, le=365)
+    slow_days: int = Field(default=180, ge=0, le=3650)
+    slow_every: int = Field(default=7, ge=1, le=365)
+
+    def wants(self, age_days: int) -> bool:
+        """Whether a post ``age_days`` old (pull day minus its UTC creation day) is re-pulled."""
+        if age_days < self.days:
+            return age_days >= 0
+        return age_days < self.slow_days and (age_days - self.days) % self.slow_every == 0
+
+
 class SourceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -35,6 +54,7 @@ class SourceConfig(BaseModel):
     revision_days: int = Field(ge=0, le=90)
     schedule: str = "@daily"
     pool_slots: int = Field(default=1, ge=1)
+    post_repull: RepullPolicy = Field(default_factory=RepullPolicy)
     options: dict[str, Any] = Field(default_factory=dict)   # connector extras, e.g. brand / competitors
 
     @field_validator("platform")

@@ -75,7 +75,7 @@ DEFAULT_INCREMENTAL_MEMORY_LIMIT = "256MB"
 
 # Which entities each platform may land (the contract with the connectors); each gets a raw view.
 # File drops land under platform=files with account_id '<network>.<account>' (pipeline.filedrop).
-COMMON_ENTITIES = ("account_daily", "post", "post_daily_metrics", "audience_demographics",
+COMMON_ENTITIES = ("account_daily", "post", "post_metrics", "audience_demographics",
                    "mentions", "ad_spend", "leads", "applications")
 EXTRA_ENTITIES = {"facebook": ("support_conversations",), "ga4": ("web_sessions",)}
 FILE_DROP_PLATFORM = "files"
@@ -560,7 +560,8 @@ def _as_date(value: Any) -> dt.date:
 
 def normalise_changed(changed: Any) -> set[tuple[str, dt.date]]:
     """Accepts ``{platform: [dates]}``, ``[(platform, date), ...]`` or ingest summaries
-    (``{"platform", "since", "until"}`` with ``until`` exclusive) -> {(platform, date)}."""
+    (``{"platform", "since", "until"}`` with ``until`` exclusive, plus the pull day of their lifetime
+    ``snapshot``, which lands outside the window) -> {(platform, date)}."""
     pairs: set[tuple[str, dt.date]] = set()
     if isinstance(changed, Mapping) and "platform" not in changed:
         items: Iterable[Any] = [(p, d) for p, days in changed.items() for d in days]
@@ -574,6 +575,8 @@ def normalise_changed(changed: Any) -> set[tuple[str, dt.date]]:
             if "dates" in item:
                 pairs |= {(platform, _as_date(d)) for d in item["dates"]}
                 continue
+            if item.get("snapshot"):
+                pairs.add((platform, _as_date(item["snapshot"]["pulled_on"])))
             since, until = item["since"], item["until"]
             first = _as_date(since)
             # `until` is exclusive: a window ending at midnight does not touch that day.

@@ -63,7 +63,7 @@ row_number() over (
 {#-
   rows_deduplicated(relation, entity, key, repeated, on, within_partition): the rows of `relation` with one row
   per key, when `repeated` (columns `on`, a prefix of key) already names every group that holds a repeated key
-  (e.g. the posts int_post_metrics__summed_as_landed flags): the other rows pass through an anti join.
+  (e.g. a set of posts flagged upstream): the other rows pass through an anti join.
   repeated_rows_deduplicated(...): only the deduplicated rows of those groups; when `repeated` is empty, DuckDB
   skips the scan of `relation` (an empty semi-join build side).
 -#}

@@ -11,17 +11,24 @@
 --           union
 --           select platform, created_date from ({% for posts in staging_relations('post') %}select platform, created_date from replaced_rows({{ posts }}){{ ' union all ' if not loop.last }}{% endfor %}))
 --     cross join range(-1, 2) as shifts(shift)
--- key_filtered_inputs: intermediate.int_post_daily_metrics__unioned
+--     union
+--     select distinct platform, date from replaced_rows(intermediate.int_post_metrics__snapshots)
+-- key_filtered_inputs: intermediate.int_post_metrics__snapshots
 -- key_filtered_since: partition_date >= select min(date) from _affected
 -- since_filtered_inputs: intermediate.int_account_daily__unioned.date - 1, intermediate.int_posts__unioned.created_date
 -- column followers: followers at the end of the native day
 -- column followers_previous_day: followers at the end of the previous native day (NULL when that day is missing)
 -- column net_new_followers: followers - followers_previous_day
 -- column audience_growth_rate: net_new_followers / followers_previous_day x 100
+-- column views: times the account's content was displayed or played that day (Meta's successor of impressions)
 -- column reach: unique accounts reached that day as the platform reports it (not additive across days)
 -- column posts: posts created on this native day
--- column engagements: likes + comments + shares + saves of all the account's posts on this day
--- column post_reach: sum of the day's post reach (ERR denominator; an upper bound of unique reach)
+-- column engagements: likes + comments + shares + saves the account's posts gained by the pull on this UTC day (the
+--     new_engagements of that day's lifetime snapshots; a post pulled first long after publication brings its
+--     whole lifetime on its first pull day: DECISIONLOG "Lifetime snapshots")
+-- column post_impressions: impressions the account's posts gained by the pull on this UTC day
+-- column post_reach: reach the account's posts gained by the pull on this day (ERR denominator; an upper bound of
+--     unique reach)
 -- column daily_er: engagements / followers x 100
 -- column err: engagements / post_reach x 100 (ratio of sums)
 -- column ctr: clicks / post_impressions x 100
@@ -29,8 +36,8 @@ with account_days as (
     select * from intermediate.int_account_daily__unioned
 ),
 
-post_days as (
-    select * from intermediate.int_post_daily_metrics__unioned
+post_snapshots as (
+    select * from intermediate.int_post_metrics__snapshots
 ),
 
 posts as (
@@ -48,18 +55,19 @@ posts_per_day as (
     group by platform, account_id, created_date
 ),
 
+-- what the posts gained between pulls, dated by the (UTC) pull day that observed it
 activity_per_day as (
     select
         platform,
         account_id,
         date,
-        any_value(report_timezone) as report_timezone,
-        cast(sum(impressions) as bigint) as post_impressions,
-        cast(sum(reach) as bigint) as post_reach,
-        {{ engagements_of_sums() }} as engagements,
-        cast(sum(clicks) as bigint) as clicks,
-        cast(sum(video_views) as bigint) as video_views,
-    from post_days
+        'UTC' as report_timezone,
+        cast(sum(new_impressions) as bigint) as post_impressions,
+        cast(sum(new_reach) as bigint) as post_reach,
+        cast(sum(new_engagements) as bigint) as engagements,
+        cast(sum(new_clicks) as bigint) as clicks,
+        cast(sum(new_video_views) as bigint) as video_views,
+    from post_snapshots
     group by platform, account_id, date
 ),
 
@@ -81,6 +89,7 @@ joined as (
         account_days.followers,
         previous_day.followers as followers_previous_day,
         account_days.impressions,
+        account_days.views,
         account_days.reach,
         account_days.profile_views,
         account_days.page_views,
@@ -120,6 +129,7 @@ final as (
         followers - followers_previous_day as net_new_followers,
         (followers - followers_previous_day) * 100.0 / nullif(followers_previous_day, 0) as audience_growth_rate,
         impressions,
+        views,
         reach,
         profile_views,
         page_views,

@@ -1,6 +1,7 @@
--- Lifetime KPIs per post: sums of its post-day metrics, with ERR (by reach) and post ER (by followers).
+-- Lifetime KPIs per post: its latest lifetime snapshot (never a sum of snapshots), with ERR (by reach) and post
+-- ER (by followers).
 -- incremental_key: platform, account_id, post_id
--- affected_keys: select platform, account_id, post_id from replaced_rows(intermediate.int_post_metrics__summed_as_landed)
+-- affected_keys: select platform, account_id, post_id from replaced_rows(intermediate.int_post_metrics__snapshots)
 --     union
 --     select platform, account_id, post_id from intermediate.int_posts__unioned
 --     where (platform, partition_date) in (select platform, date from _changed)
@@ -8,8 +9,13 @@
 --        or (platform, created_date) in (select platform, date from intermediate.int_account_daily__unioned
 --                                        where (source_platform, partition_date) in (select * from _changed))
 -- key_filtered_inputs: intermediate.int_posts__unioned, intermediate.int_post_metrics__lifetime
--- column reach: sum of the post's daily reach (connectors land the daily increment of lifetime reach)
--- column engagements: likes + comments + shares + saves over the post's life
+-- column snapshots: pull days with a lifetime snapshot of the post (0: no metrics pulled yet)
+-- column metrics_as_of: UTC day of the snapshot these values come from (the post's latest pull)
+-- column impressions: lifetime impressions as of metrics_as_of (views where the platform reports no impressions)
+-- column impressions_metric: which platform metric impressions holds: impressions | views
+-- column reach: lifetime unique reach as of metrics_as_of
+-- column engagements: lifetime likes + comments + shares + saves as of metrics_as_of
+-- column decreased_metrics: lifetime metrics the platform revised down at the latest pull (recorded, not negative)
 -- column followers_at_post: account followers at the end of the post's native creation day
 -- column err: engagements / reach x 100
 -- column post_er: engagements / followers_at_post x 100
@@ -22,7 +28,7 @@ account_days as (
     select * from intermediate.int_account_daily__unioned
 ),
 
--- sums over the post's days, pre-aggregated once per post (the mart never re-scans the post-day fact)
+-- the latest snapshot per post
 lifetime as (
     select * from intermediate.int_post_metrics__lifetime
 ),
@@ -34,7 +40,7 @@ joined as (
         coalesce(posts.post_id, lifetime.post_id) as post_id,
         posts.created_at,
         posts.created_date,
-        coalesce(posts.report_timezone, lifetime.report_timezone) as report_timezone,
+        posts.report_timezone,
         coalesce(posts.content_type, 'unknown') as content_type,
         coalesce(posts.is_paid, false) as is_paid,
         case when posts.is_paid then 'paid' else 'organic' end as paid_status,
@@ -42,7 +48,9 @@ joined as (
         posts.variant,
         posts.partner_handle,
         coalesce(posts.author_type, 'brand') as author_type,
-        coalesce(lifetime.days_with_metrics, 0) as days_with_metrics,
+        coalesce(lifetime.snapshots, 0) as snapshots,
+        lifetime.metrics_as_of,
+        lifetime.impressions_metric,
         coalesce(lifetime.impressions, 0) as impressions,
         coalesce(lifetime.reach, 0) as reach,
         coalesce(lifetime.likes, 0) as likes,
@@ -52,6 +60,7 @@ joined as (
         coalesce(lifetime.clicks, 0) as clicks,
         coalesce(lifetime.video_views, 0) as video_views,
         coalesce(lifetime.engagements, 0) as engagements,
+        lifetime.decreased_metrics,
     from posts
     full outer join lifetime
         on lifetime.platform = posts.platform

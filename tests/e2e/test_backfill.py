@@ -96,10 +96,13 @@ def test_three_day_backfill_lands_the_same_bytes_as_three_single_days(platform, 
     _backfill_runs(singles, monkeypatch, platform)
     _range_ingest(ranged, monkeypatch, platform)
     lake = _files(singles)
-    # every entity but posts (which reach back POST_LOOKBACK) has exactly the three backfilled days
+    # every windowed entity but posts (Pacific days spill into the next UTC day) has exactly the three backfilled
+    # days; lifetime post metrics land in the partition of the pull day (today, UTC), whatever the window
     raw_days = {Path(p).parent.name for p in lake if p.startswith(f"lake/raw/platform={platform}/")
-                and "/entity=post/" not in p}
+                and "/entity=post/" not in p and "/entity=post_metrics/" not in p}
     assert raw_days == {f"dt={d}" for d in DAYS}
+    snapshot_days = {Path(p).parent.name for p in lake if f"/raw/platform={platform}/entity=post_metrics/" in p}
+    assert snapshot_days <= {f"dt={dt.datetime.now(dt.timezone.utc).date()}"}
     assert lake == _files(ranged)                                   # same paths, same bytes
 
 
@@ -109,9 +112,10 @@ def test_backfill_marts_match_and_a_replay_changes_no_byte(source_connections, t
     _backfill_runs(singles, monkeypatch, "facebook")
     _range_ingest(ranged, monkeypatch, "facebook")
     lake = _files(singles)
-    # 2 accounts: post partitions reach back POST_LOOKBACK (8) days and one UTC day past the window
-    # (Pacific native days spill into the next UTC day): 11-12 .. 11-23 = 8 + 3 + 1 = 12 days each
-    assert len([p for p in lake if "/raw/platform=facebook/entity=post/" in p]) == 2 * (8 + 3 + 1)
+    # 2 accounts: post partitions reach one UTC day past the window (Pacific native days spill into the next
+    # UTC day): 11-20 .. 11-23 = 3 + 1 = 4 days each; one lifetime snapshot partition each (the pull day)
+    assert len([p for p in lake if "/raw/platform=facebook/entity=post/" in p]) == 2 * (3 + 1)
+    assert len([p for p in lake if "/raw/platform=facebook/entity=post_metrics/" in p]) == 2
     assert len([p for p in lake if p.startswith("state/cursors/")]) == 2
 
     marts = _publish(singles)

@@ -12,6 +12,7 @@ import pytest
 from pipeline import landing
 from pipeline.connectors.base import fetch_schema
 from pipeline.landing import LandingError, land_window
+from pipeline.schemas import SCHEMA_VERSION
 
 SINCE, UNTIL = date(2026, 9, 1), date(2026, 9, 4)
 
@@ -64,7 +65,7 @@ def test_ledger_records_rows_and_hash(settings):
     landed = land(settings)
     ledger = json.loads((settings.lake_dir / "_ledger/platform=instagram/entity=account_daily/dt=2026-09-01/"
                                              "ig_brand.json").read_text())
-    assert ledger == {**landed[0].to_dict(), "schema_version": 1}
+    assert ledger == {**landed[0].to_dict(), "schema_version": SCHEMA_VERSION}
     assert ledger["path"] == "raw/platform=instagram/entity=account_daily/dt=2026-09-01/ig_brand.parquet"
     assert ledger["sha256"] == landing.hashlib.sha256(raw(settings, "2026-09-01").read_bytes()).hexdigest()
 

@@ -47,7 +47,7 @@ def _write_quarantine(settings: Settings) -> None:
     daily = schema_for("account_daily")
     table = pa.table({
         "platform": ["x"], "account_id": ["brand"], "date": [dt.date(2026, 11, 21)],
-        "report_timezone": ["UTC"], "followers": [-3], "impressions": [10], "reach": [5],
+        "report_timezone": ["UTC"], "followers": [-3], "impressions": [10], "views": [None], "reach": [5],
         "profile_views": [None], "page_views": [None], "schema_version": [1],
     }, schema=daily).append_column("quarantine_reason", pa.array(["negative followers"]))
     folder = settings.lake_dir / "quarantine" / "platform=x" / "entity=account_daily" / "dt=2026-11-21"
@@ -78,7 +78,7 @@ def test_clean_warehouse_passes_every_expectation(clean_run: tuple[Settings, dic
     suites = {s.name: s for s in quality.load_suites(settings.expectations_dir)}
     # 3 raw views (each its entity's suite) + 1 staging table + 2 audit marts
     expected = sum(len(suites[name].definition["expectations"]) for name in (
-        "raw.account_daily", "raw.post", "raw.post_daily_metrics", "staging.post_daily_metrics",
+        "raw.account_daily", "raw.post", "raw.post_metrics", "staging.post_metrics",
         "audit.kpi_daily_account", "audit.kpi_post"))
     assert summary["tables"] == 6
     assert summary["suites"] == 6
@@ -150,10 +150,10 @@ def test_bad_inputs_corpus_each_caught_with_its_severity(
         # wrong columns: raw post view lost `caption`
         ("raw.instagram__post", "columns", "critical"),
         ("raw.instagram__post", "column_types", "critical"),
-        # a post-day landed twice in raw: reported, staging dedupes ...
-        ("raw.instagram__post_daily_metrics", "grain_unique", "warning"),
+        # a lifetime snapshot landed twice in raw: reported, staging dedupes ...
+        ("raw.instagram__post_metrics", "grain_unique", "warning"),
         # ... but here staging kept both copies: that stops the run
-        ("staging.stg_instagram__post_daily_metrics", "grain_unique", "critical"),
+        ("staging.stg_instagram__post_metrics", "grain_unique", "critical"),
         # duplicate p1 at the kpi_post grain
         ("audit.kpi_post", "grain_unique", "critical"),
         # p3 created 2026-11-27, after the as-of day 2026-11-25
@@ -173,8 +173,8 @@ def test_bad_inputs_corpus_each_caught_with_its_severity(
     # GE's per-table verdict agrees with the per-expectation severities above
     assert error.summary["max_severity_failure"] == {
         "audit.kpi_daily_account": "critical", "audit.kpi_post": "critical",
-        "raw.instagram__post": "critical", "raw.instagram__post_daily_metrics": "warning",
-        "staging.stg_instagram__post_daily_metrics": "critical"}
+        "raw.instagram__post": "critical", "raw.instagram__post_metrics": "warning",
+        "staging.stg_instagram__post_metrics": "critical"}
     assert error.summary["tables_without_suite"] == ["audit.kpi_mystery"]
 
 
@@ -210,7 +210,7 @@ def test_summarize_lists_failures_by_severity(
     assert lines[0].endswith("failures: 7 critical, 4 warning, 0 info")
     assert lines[1] == ("  critical audit.kpi_daily_account non_negative_counts "
                         "[unexpected_rows_expectation] (1 unexpected)")
-    assert lines[-1] == ("  warning  raw.instagram__post_daily_metrics grain_unique "
+    assert lines[-1] == ("  warning  raw.instagram__post_metrics grain_unique "
                          "[unexpected_rows_expectation] (1 unexpected)")
     assert quality.summarize(settings) == text  # latest run by default
 
@@ -237,7 +237,7 @@ def test_raw_suite_reads_only_recently_landed_partitions(settings: Settings) -> 
         pq.write_table(pa.table({
             "platform": ["instagram"], "account_id": ["acc1"], "date": [dt.date.fromisoformat(day)],
             "report_timezone": ["America/Los_Angeles"], "followers": [100], "impressions": [impressions],
-            "reach": [None], "profile_views": [None], "page_views": [None], "schema_version": [1],
+            "views": [None], "reach": [None], "profile_views": [None], "page_views": [None], "schema_version": [1],
         }, schema=schema), folder / "acc1.parquet")
     glob = settings.raw_dir / "platform=instagram" / "entity=account_daily" / "dt=*" / "*.parquet"
     with duckdb.connect(str(settings.warehouse_path)) as con:
@@ -301,13 +301,13 @@ def test_recent_days_batches_are_read_once_per_run_for_every_connection(
     with duckdb.connect(str(path)) as con:
         con.execute("create table source as select range as n from range(3)")
     runnable = quality._materialise_batches({"raw.x__post": "select n from source",
-                                             "raw.x__post_daily_metrics": "select range as n from range(4)",
+                                             "raw.x__post_metrics": "select range as n from range(4)",
                                              "audit.kpi_post": None})
     first = duckdb.connect(str(path), read_only=True)
     second = duckdb.connect(str(path), read_only=True)     # the same DuckDB instance, as GE's connections
     try:
         assert runnable == {"audit.kpi_post": None, "raw.x__post": "select * from _goalpost_batch_1",
-                            "raw.x__post_daily_metrics": "select * from _goalpost_batch_2"}
+                            "raw.x__post_metrics": "select * from _goalpost_batch_2"}
         for _ in range(2):      # a connection handed out twice gets them once
             quality._create_batch_views(first, quality._dialect_class().batch_queries)
         assert first.execute("select table_name from duckdb_tables() where database_name = 'goalpost_batches'"
@@ -527,3 +527,48 @@ def test_workers_are_stopped_when_the_run_is_interrupted(tmp_path: Path, monkeyp
         signal.signal(signal.SIGTERM, previous_term)
     assert time.monotonic() - started < 20
     assert multiprocessing.active_children() == []
+
+
+def test_post_metric_snapshot_checks_by_severity(tmp_path: Path) -> None:
+    # issue #21: our own invariants over the lifetime snapshots stop the run; what a platform reported (a lifetime
+    # value revised down, a metric left out) is recorded as a warning and lets data flow
+    clean = _settings(tmp_path / "clean")
+    warehouse.build_snapshots(clean.warehouse_path)
+    summary = quality.validate(clean, run_id="snapshots-clean", as_of=AS_OF)
+    assert summary["tables"] == 2 and summary["tables_without_suite"] == []
+    assert summary["failures"] == {"critical": 0, "warning": 0, "info": 0}
+
+    settings = _settings(tmp_path / "bad")
+    warehouse.build_snapshots(settings.warehouse_path, defects=True)
+    with pytest.raises(quality.QualityGateFailed) as caught:
+        quality.validate(settings, run_id="snapshots-bad", as_of=AS_OF)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        failures = _failures(con, "snapshots-bad")
+        samples = dict(((check, json.loads(sample)) for check, sample in con.execute(
+            "select check_name, failing_sample from ops.dq_results "
+            "where run_id = 'snapshots-bad' and not success").fetchall()))
+    snapshots, lifetime = "intermediate.int_post_metrics__snapshots", "intermediate.int_post_metrics__lifetime"
+    assert failures == {
+        # p2's clicks increment is -1 ...
+        (snapshots, "non_negative_counts", "critical"),
+        # ... so its increments no longer add up to its lifetime clicks
+        (snapshots, "increments_reconcile", "critical"),
+        # p3 has two is_latest rows ...
+        (snapshots, "one_latest_per_post", "critical"),
+        # ... so the latest-snapshot view holds it twice
+        (lifetime, "grain_unique", "critical"),
+        (lifetime, "conservation:snapshots", "critical"),
+        # the platform revised p1's lifetime comments down (2 -> 1)
+        (snapshots, "lifetime_decrease", "warning"),
+        # the platform left saves out of p2's second snapshot
+        (snapshots, "omitted_metric", "warning"),
+    }
+    assert caught.value.summary["failures"] == {"critical": 5, "warning": 2, "info": 0}
+    assert samples["lifetime_decrease"] == [{"platform": "instagram", "account_id": "acc1", "post_id": "p1",
+                                             "date": "2026-11-16", "snapshot_number": 2,
+                                             "decreased_metrics": "comments"}]
+    assert samples["omitted_metric"] == [{"platform": "instagram", "account_id": "acc1", "post_id": "p2",
+                                          "date": "2026-11-17", "snapshot_number": 2, "omitted_metrics": "saves"}]
+    assert samples["one_latest_per_post"] == [{"platform": "instagram", "account_id": "acc1", "post_id": "p3",
+                                               "latest_rows": 2, "latest_date": "2026-11-17",
+                                               "newest_date": "2026-11-17"}]

@@ -72,3 +72,50 @@ def test_a_suite_without_a_table_is_refused(tmp_path) -> None:
     message = r"^orphan.json: suite has no meta.table naming the table it validates$"
     with pytest.raises(ValueError, match=message):
         quality.load_suites(tmp_path)
+
+
+def test_every_table_of_the_post_metrics_model_has_a_suite() -> None:
+    tables = ["raw.instagram__post_metrics", "staging.stg_instagram__post_metrics",
+              "intermediate.int_post_metrics__unioned", "intermediate.int_post_metrics__snapshots",
+              "intermediate.int_post_metrics__lifetime", "audit.kpi_post", "audit.kpi_daily_account"]
+    for table in tables:
+        assert [s.name for s in SUITES if s.matches(table)], table
+
+
+def test_no_suite_refers_to_the_summed_post_day_model() -> None:
+    # post_daily_metrics (daily values summed by SQL) was replaced by post_metrics (lifetime snapshots)
+    removed = ("post_daily_metrics", "int_post_metrics__summed_as_landed", "days_with_metrics",
+               "first_partition_date")
+    for suite in SUITES:
+        text = suite.path.read_text()
+        assert not [name for name in removed if name in text], suite.name
+
+
+# issue #21: anomalies in what a platform reported never stop the run
+PLATFORM_ANOMALIES = ("reach_le_impressions", "engagements_le_impressions", "lifetime_decrease", "omitted_metric")
+# ... while our own invariants over the lifetime snapshots do
+SNAPSHOT_INVARIANTS = {
+    "intermediate.int_post_metrics__snapshots": ("grain_unique", "not_null:platform", "not_null:account_id",
+                                                 "not_null:post_id", "not_null:date", "non_negative_counts",
+                                                 "range:snapshot_number", "snapshot_numbering",
+                                                 "one_latest_per_post", "increments_reconcile"),
+    "intermediate.int_post_metrics__lifetime": ("grain_unique", "range:snapshots", "conservation:snapshots"),
+    "intermediate.int_post_metrics__unioned": ("grain_unique", "impressions_metric_consistent"),
+    "staging.post_metrics": ("grain_unique",),
+}
+
+
+@pytest.mark.parametrize("suite", SUITES, ids=[s.name for s in SUITES])
+def test_platform_reporting_anomalies_are_warnings(suite: quality.Suite) -> None:
+    for expectation in suite.definition["expectations"]:
+        if expectation["meta"]["check"] in PLATFORM_ANOMALIES:
+            assert expectation["severity"] == "warning", expectation["meta"]["check"]
+
+
+def test_snapshot_invariants_are_critical() -> None:
+    by_name = {s.name: s for s in SUITES}
+    for name, checks in SNAPSHOT_INVARIANTS.items():
+        severities = {e["meta"]["check"]: e["severity"] for e in by_name[name].definition["expectations"]}
+        assert {check: severities.get(check) for check in checks} == dict.fromkeys(checks, "critical"), name
+    snapshots = {e["meta"]["check"] for e in by_name["intermediate.int_post_metrics__snapshots"].definition["expectations"]}
+    assert {"lifetime_decrease", "omitted_metric"} <= snapshots

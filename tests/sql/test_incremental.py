@@ -31,47 +31,46 @@ def export_all(settings, folder: Path) -> dict[str, bytes]:
 
 
 def revise_lake(settings) -> None:
-    # Late data: 03-01 re-pulled with p1 likes 40 -> 70 (engagements 50 -> 80).
-    land(settings, "instagram", "post_daily_metrics", "2026-03-01", "ig1", [
-        metrics_row("p1", "2026-03-01", 800, 600, 70, 5, 3, 2, 10),
-        metrics_row("p2", "2026-03-01", 500, 400, 20, 4, 0, 1, 5)])
-    # 03-02 re-pulled without p2's row (the platform dropped it): p2 loses 15 engagements.
-    land(settings, "instagram", "post_daily_metrics", "2026-03-02", "ig1", [
-        metrics_row("p1", "2026-03-02", 200, 100, 8, 1, 1, 0, 2),
-        metrics_row("p3", "2026-03-02", 1000, 900, 60, 10, 5, 5, 20)])
-    # A new day: followers 1050, one new post with 10 + 2 + 1 + 1 = 14 engagements.
+    # Late data: pull day 03-02 re-landed with p1 likes 40 -> 70 (engagements 50 -> 80).
+    land(settings, "instagram", "post_metrics", "2026-03-02", "ig1", [
+        metrics_row("p1", 800, 600, 70, 5, 3, 2, 10),
+        metrics_row("p2", 500, 400, 20, 4, 0, 1, 5)])
+    # Pull day 03-03 re-landed without p2 (not re-pulled): p2's latest snapshot is 03-02's again;
+    # p1 now has 78 likes (engagements 90).
+    land(settings, "instagram", "post_metrics", "2026-03-03", "ig1", [
+        metrics_row("p1", 1000, 700, 78, 6, 4, 2, 12),
+        metrics_row("p3", 1000, 900, 60, 10, 5, 5, 20)])
+    # A new day: followers 1050, one new post with 10 + 2 + 1 + 1 = 14 engagements; p1 pulled again, unchanged.
     land(settings, "instagram", "account_daily", "2026-03-04", "ig1", [
         dict(followers=1050, impressions=3000, reach=1500, profile_views=20)])
     land(settings, "instagram", "post", "2026-03-04", "ig1", [
         dict(post_id="p4", created_at=ts("2026-03-04T17:00"), content_type="reel", is_paid=False)])
-    land(settings, "instagram", "post_daily_metrics", "2026-03-04", "ig1", [
-        metrics_row("p4", "2026-03-04", 300, 280, 10, 2, 1, 1, 4)])
+    land(settings, "instagram", "post_metrics", "2026-03-04", "ig1", [
+        metrics_row("p1", 1000, 700, 78, 6, 4, 2, 12),
+        metrics_row("p4", 300, 280, 10, 2, 1, 1, 4)])
 
 
 def test_incremental_equals_full_rebuild_byte_for_byte(settings, query, tmp_path):
     land_core(settings)
     assert run_transform(settings)["mode"] == "full"
     revise_lake(settings)
-    result = run_transform(settings, changed={"instagram": ["2026-03-01", "2026-03-02", "2026-03-04"]})
+    result = run_transform(settings, changed={"instagram": ["2026-03-02", "2026-03-03", "2026-03-04"]})
     assert result["mode"] == "incremental"
-    by_model = {m["model"]: m for m in result["models"]}
-    # post-day staging is a view: the run re-read only the 3 changed platform days through it,
-    # ig1 2 + 2 + 1 post-day rows, ig_zero 1 (03-01)
-    assert by_model["staging.stg_instagram__post_daily_metrics"]["delta_rows"] == 6
-    assert by_model["staging.stg_instagram__post_daily_metrics"]["mode"] == "view"
 
-    # p1: (70 + 5 + 3 + 2) + 10 = 90; p2: 25 only; p4: 14
-    assert query("select post_id, engagements from audit.kpi_post where account_id = 'ig1' order by 1") == [
-        ("p1", 90), ("p2", 25), ("p3", 80), ("p4", 14)]
-    # 03-01: 80 + 25 = 105; 03-02: 10 + 80 = 90; 03-04: net new 1050 - 1030 = 20 (03-03 was not re-landed)
+    # latest lifetime snapshot per post: p1 78 + 6 + 4 + 2 = 90 (03-04); p2 25 (03-02); p3 80; p4 14
+    assert query("select post_id, engagements, metrics_as_of::varchar from audit.kpi_post "
+                 "where account_id = 'ig1' order by 1") == [
+        ("p1", 90, "2026-03-04"), ("p2", 25, "2026-03-02"), ("p3", 80, "2026-03-03"), ("p4", 14, "2026-03-04")]
+    # gains per pull day: 03-02 p1 80 + p2 25 = 105; 03-03 p1 90 - 80 = 10 + p3 80 = 90; 03-04 p1 0 + p4 14;
+    # net new followers 03-04: 1050 - 1030 = 20 (03-03 was not re-landed)
     assert query("select date::varchar, engagements, net_new_followers from audit.kpi_daily_account "
                  "where account_id = 'ig1' order by date") == [
-        ("2026-03-01", 105, None), ("2026-03-02", 90, 10), ("2026-03-03", 0, 20), ("2026-03-04", 14, 20)]
+        ("2026-03-01", 0, None), ("2026-03-02", 105, 10), ("2026-03-03", 90, 20), ("2026-03-04", 14, 20)]
 
     incremental = export_all(settings, tmp_path / "incremental")
     full_settings = dataclasses.replace(settings, warehouse_path=tmp_path / "full.duckdb")
     # an empty warehouse builds in full even when told what changed
-    assert run_transform(full_settings, changed={"instagram": ["2026-03-01"]})["mode"] == "full"
+    assert run_transform(full_settings, changed={"instagram": ["2026-03-02"]})["mode"] == "full"
     full = export_all(full_settings, tmp_path / "full")
     assert sorted(incremental) == sorted(full)
     different = [name for name in full if full[name] != incremental[name]]
@@ -90,6 +89,10 @@ def test_changed_accepts_ingest_summaries():
     summary = {"platform": "x", "account_id": "a", "since": "2026-03-01T00:00:00+00:00",
                "until": "2026-03-03T00:00:00+00:00"}
     assert sorted(d.isoformat() for _, d in normalise_changed([summary])) == ["2026-03-01", "2026-03-02"]
+    # the lifetime snapshot of a run lands in its pull day's partition, outside the window
+    summary["snapshot"] = {"pulled_on": "2026-03-09", "posts": 3, "rows": 3, "quarantined": 0}
+    assert sorted(d.isoformat() for _, d in normalise_changed([summary])) == [
+        "2026-03-01", "2026-03-02", "2026-03-09"]
     with pytest.raises(ValueError, match=r"changed: unknown platform\(s\) \['myspace'\]"):
         normalise_changed({"myspace": ["2026-03-01"]})
 
@@ -152,7 +155,7 @@ def test_an_incremental_run_out_of_memory_is_repeated_with_the_full_limit(settin
     revise_lake(settings)
     monkeypatch.setenv("GOALPOST_DUCKDB_INCREMENTAL_MEMORY_LIMIT", "1KB")     # nothing fits: DuckDB OOMs
     with caplog.at_level("WARNING", logger="goalpost.transform"):
-        result = run_transform(settings, changed={"instagram": ["2026-03-01", "2026-03-02", "2026-03-04"]})
+        result = run_transform(settings, changed={"instagram": ["2026-03-02", "2026-03-03", "2026-03-04"]})
     assert result["mode"] == "incremental"
     assert any(r.getMessage().startswith("incremental run needs more than 1KB: repeating it with 1GB (")
                for r in caplog.records)

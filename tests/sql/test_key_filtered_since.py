@@ -23,7 +23,7 @@ TOTALS_BODY = "select platform, account_id, post_id, sum(likes) as likes from st
 def write_models(root: Path, totals_header: str) -> Path:
     files = {
         "staging/stg_days.sql": "select 'instagram' as platform, account_id, post_id, likes, partition_date "
-                                "from raw.instagram__post_daily_metrics",
+                                "from raw.instagram__post_metrics",
         "intermediate/int_totals.sql": totals_header + TOTALS_BODY,
     }
     for name, sql in files.items():
@@ -55,25 +55,25 @@ def test_inputs_are_read_only_from_the_bound(settings, query, tmp_path):
     custom = dataclasses.replace(settings, sql_dir=sql_dir)
     land_core(settings)
     run_transform(custom)
-    # full: p1 likes on 03-01 40 + 40 (this model does not drop the re-pulled duplicate) + 8 on 03-02 = 88
-    assert query("select likes from intermediate.int_totals where post_id = 'p1'") == [(88,)]
-    run_transform(custom, changed={"instagram": ["2026-03-02"]})
-    # incremental on 03-02 with the bound 03-02: only p1's 03-02 row (8) was re-read
-    assert query("select likes from intermediate.int_totals where post_id = 'p1'") == [(8,)]
+    # full: p1 likes in pull 03-02 40 + 40 (this model does not drop the re-pulled duplicate) + 48 in 03-03 = 128
+    assert query("select likes from intermediate.int_totals where post_id = 'p1'") == [(128,)]
+    run_transform(custom, changed={"instagram": ["2026-03-03"]})
+    # incremental on 03-03 with the bound 03-03: only p1's 03-03 row (48) was re-read
+    assert query("select likes from intermediate.int_totals where post_id = 'p1'") == [(48,)]
 
 
-def test_lifetime_aggregates_reach_back_to_the_first_stored_partition(settings, query):
+def test_increments_reread_the_whole_history_of_a_changed_post(settings, query):
     land_core(settings)
     run_transform(settings)
-    # 03-02 re-pulled with p1 likes 8 -> 9; nothing else of p1 changes
-    land(settings, "instagram", "post_daily_metrics", "2026-03-02", "ig1", [
-        metrics_row("p1", "2026-03-02", 200, 100, 9, 1, 1, 0, 2),
-        metrics_row("p2", "2026-03-02", 300, 200, 10, 2, 2, 1, 3),
-        metrics_row("p3", "2026-03-02", 1000, 900, 60, 10, 5, 5, 20)])
+    # pull day 03-02 re-landed with p1 likes 40 -> 45: p1's gain on 03-03 becomes 48 - 45 = 3 (was 8), which
+    # only a run that re-reads p1's other snapshots (03-03 was not re-landed) can know
+    land(settings, "instagram", "post_metrics", "2026-03-02", "ig1", [
+        metrics_row("p1", 800, 600, 45, 5, 3, 2, 10),
+        metrics_row("p2", 500, 400, 20, 4, 0, 1, 5)])
     run_transform(settings, changed={"instagram": ["2026-03-02"]})
-    # the bound is p1's stored first partition (03-01), so 03-01 is re-read: likes 40 + 9 = 49,
-    # engagements (40 + 5 + 3 + 2) + (9 + 1 + 1 + 0) = 50 + 11 = 61 over 2 days
-    assert query("select likes, engagements, days_with_metrics, first_partition_date::varchar "
-                 "from intermediate.int_post_metrics__lifetime where post_id = 'p1'") == [
-        (49, 61, 2, "2026-03-01")]
-    assert query("select engagements from audit.kpi_post where post_id = 'p1'") == [(61,)]
+    assert query("select date::varchar, likes, new_likes, new_engagements from intermediate.int_post_metrics__snapshots "
+                 "where post_id = 'p1' order by date") == [("2026-03-02", 45, 45, 55), ("2026-03-03", 48, 3, 5)]
+    # the account's 03-03 activity follows: p1 5 + p2 15 + p3 80 = 100; 03-02: p1 55 + p2 25 = 80
+    assert query("select date::varchar, engagements from audit.kpi_daily_account where account_id = 'ig1' "
+                 "and date >= '2026-03-02' order by date") == [("2026-03-02", 80), ("2026-03-03", 100)]
+    assert query("select engagements from audit.kpi_post where post_id = 'p1'") == [(60,)]

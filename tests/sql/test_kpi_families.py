@@ -90,6 +90,19 @@ def test_share_of_voice_sentiment_potential_reach_hashtags(settings, query):
         ("acme", 3, 75.0), ("rival", 1, 25.0)]
 
 
+def test_a_post_naming_two_brands_is_a_mention_of_each(settings, query):
+    # X recent search runs one query per brand: a post naming acme and rival comes back from both
+    land(settings, "x", "mentions", "2026-03-01", "x1", [
+        mention("t1", "2026-03-01T18:00"), mention("t1", "2026-03-01T18:00", brand="rival", competitor=True),
+        mention("t1", "2026-03-01T18:00"),                                   # re-pulled duplicate of the first
+    ])
+    run_transform(settings)
+    assert query("select mention_id, brand from staging.stg_x__mentions order by brand") == [
+        ("t1", "acme"), ("t1", "rival")]
+    assert query("select brand_mentions, competitor_mentions, share_of_voice from audit.kpi_daily_mentions") == [
+        (1, 1, 50.0)]
+
+
 def test_crisis_spike_and_recovery(settings, query):
     start = dt.date(2026, 3, 1)
     for offset in range(12):
@@ -160,9 +173,9 @@ def test_ab_test_matches_scipy(settings, query):
     land(settings, "instagram", "post", "2026-03-01", "ig1", [
         dict(post_id="a", created_at=ts("2026-03-01T18:00"), campaign="ab1", variant="A"),
         dict(post_id="b", created_at=ts("2026-03-01T18:00"), campaign="ab1", variant="B")])
-    land(settings, "instagram", "post_daily_metrics", "2026-03-01", "ig1", [
-        metrics_row("a", "2026-03-01", 1000, 900, 30, 5, 5, 10, 50),
-        metrics_row("b", "2026-03-01", 1000, 900, 40, 10, 10, 10, 80)])
+    land(settings, "instagram", "post_metrics", "2026-03-02", "ig1", [
+        metrics_row("a", 1000, 900, 30, 5, 5, 10, 50),
+        metrics_row("b", 1000, 900, 40, 10, 10, 10, 80)])
     run_transform(settings)
     rows = query("select variant, is_control, ctr, ctr_z, ctr_p_value, er_z, er_p_value "
                  "from audit.kpi_ab_test order by variant")
@@ -191,9 +204,9 @@ def test_paid_roi_partners_best_time_and_demographics(settings, query):
         dict(post_id="f1", created_at=ts("2026-03-01T18:30"), campaign="collab", author_type="partner",
              partner_handle="@maker"),
         dict(post_id="f2", created_at=ts("2026-03-01T18:45"), author_type="brand")])
-    land(settings, "facebook", "post_daily_metrics", "2026-03-01", "fb1", [
-        metrics_row("f1", "2026-03-01", 1000, 800, 60, 10, 5, 5, 30),      # 80 engagements
-        metrics_row("f2", "2026-03-01", 500, 400, 15, 3, 1, 1, 5)])        # 20 engagements
+    land(settings, "facebook", "post_metrics", "2026-03-02", "fb1", [
+        metrics_row("f1", 1000, 800, 60, 10, 5, 5, 30),      # 80 engagements
+        metrics_row("f2", 500, 400, 15, 3, 1, 1, 5)])        # 20 engagements
     land(settings, "facebook", "audience_demographics", "2026-03-01", "fb1", [
         dict(dimension="country", value="DE", followers=300), dict(dimension="country", value="FR", followers=100)])
     run_transform(settings)

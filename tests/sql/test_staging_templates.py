@@ -27,13 +27,8 @@ def test_rendered_staging_models_are_exactly_the_raw_entities():
     # 6 API platforms x 8 common entities + facebook support + ga4 web sessions + 2 file-drop entities
     expected = {f"staging.stg_{p}__{e}" for p, e in raw_entities()}
     assert len(expected) == 6 * 8 + 2 + 2 == 52
-    # plus the sibling template of post_daily_metrics: every landed row, before the dedupe (6 API platforms)
-    landed = {f"staging.stg_{p}__post_daily_metrics__landed" for p, e in raw_entities() if e == "post_daily_metrics"}
-    assert len(landed) == 6
-    assert set(models) == expected | landed
-    assert models["staging.stg_x__post_daily_metrics__landed"].source == \
-        "templates/stg_platform__post_daily_metrics__landed.sql for x"
-    assert models["staging.stg_x__post_daily_metrics"].references == {"staging.stg_x__post_daily_metrics__landed"}
+    assert set(models) == expected
+    assert models["staging.stg_x__post_metrics"].source == "templates/stg_platform__post_metrics.sql for x"
     # only the two single-platform entities are concrete files; the rest come from entity templates
     concrete = sorted(m.source for m in models.values() if m.path.parent.name == "staging")
     assert concrete == ["stg_facebook__support_conversations.sql", "stg_ga4__web_sessions.sql"]
@@ -87,9 +82,8 @@ def test_a_new_platform_needs_no_sql_file(monkeypatch):
     monkeypatch.setattr(transform, "PLATFORMS", (*transform.PLATFORMS, "threads"))
     monkeypatch.setattr(transform, "PLATFORM_TIMEZONES", {**PLATFORM_TIMEZONES, "threads": "UTC"})
     models = {m.relation: m for m in discover_models(SQL_DIR)}
-    assert "'threads' as platform," in models["staging.stg_threads__post_daily_metrics__landed"].sql
-    assert "staging.stg_threads__post_daily_metrics__landed" in models[
-        "intermediate.int_post_daily_metrics__landed"].references
+    assert "'threads' as platform," in models["staging.stg_threads__post_metrics"].sql
+    assert "staging.stg_threads__post_metrics" in models["intermediate.int_post_metrics__unioned"].references
     assert "'threads' as platform," in models["staging.stg_threads__post"].sql
     assert "staging.stg_threads__mentions" in models["intermediate.int_mentions__unioned"].references
 

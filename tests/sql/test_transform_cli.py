@@ -19,19 +19,19 @@ def test_changed_days_run_incrementally_with_progress_on_stderr(settings, query)
     assert first.exit_code == 0, first.output
     assert json.loads(first.stdout)["mode"] == "full"
     revise_lake(settings)
-    result = CliRunner().invoke(main, ["transform", "--changed", "instagram:2026-03-01..2026-03-02",
+    result = CliRunner().invoke(main, ["transform", "--changed", "instagram:2026-03-02..2026-03-03",
                                        "--changed", "instagram:2026-03-04"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["mode"] == "incremental"
-    assert summary["changed"] == [["instagram", "2026-03-01"], ["instagram", "2026-03-02"],
+    assert summary["changed"] == [["instagram", "2026-03-02"], ["instagram", "2026-03-03"],
                                   ["instagram", "2026-03-04"]]
     # each model as it finishes, then one line for the run
     assert any(line.startswith("incremental") and "audit.kpi_post " in line for line in result.stderr.splitlines())
     unchanged = sum(m["mode"] == "unchanged" for m in summary["models"])
     assert result.stderr.splitlines()[-1].startswith(
         f"transform: incremental, {len(summary['models'])} models ({unchanged} unchanged), 3 changed platform-days, ")
-    # the same numbers as tests/sql/test_incremental.py: p1 (70 + 5 + 3 + 2) + 10 = 90, p4 14
+    # the same numbers as tests/sql/test_incremental.py: p1's latest snapshot 78 + 6 + 4 + 2 = 90, p4 14
     assert query("select post_id, engagements from audit.kpi_post where account_id = 'ig1' order by 1") == [
         ("p1", 90), ("p2", 25), ("p3", 80), ("p4", 14)]
 

@@ -19,6 +19,7 @@ final as (
         coalesce(report_timezone, '{{ timezone }}') as report_timezone,
         followers,
         impressions,
+        views,
         reach,
         profile_views,
         page_views,

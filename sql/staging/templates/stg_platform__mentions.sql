@@ -1,4 +1,5 @@
--- {{ platform }} mentions, one row per account_id, mention_id: cast, trimmed, re-pulled duplicates removed.
+-- {{ platform }} mentions, one row per account_id, mention_id, brand (a post naming two tracked brands is a mention of
+-- each): cast, trimmed, re-pulled duplicates removed.
 {% if platform == file_drop_platform %}
 -- File drops: account_id is '<network>.<account>'; int_* models map it to platform/account.
 {% endif %}
@@ -8,7 +9,7 @@ with source as materialized (  -- read three times by the dedupe; small, so kept
 ),
 
 deduplicated as (
-    {{ latest_row_per_key('source', 'mentions', ['account_id', 'mention_id']) }}
+    {{ latest_row_per_key('source', 'mentions', ['account_id', 'mention_id', 'brand']) }}
 ),
 
 final as (
