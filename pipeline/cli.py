@@ -41,8 +41,17 @@ def _platforms(settings) -> list[str]:
 
 
 @click.group()
-def main() -> None:
+@click.option("--debug", is_flag=True, help="Show the traceback of a failure (otherwise one line says what failed).")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
     """Goalpost: social-media KPIs and SMART-goal progress on Airflow, DuckDB and Great Expectations."""
+    ctx.obj = {"debug": debug}
+
+
+def _debugging() -> bool:
+    ctx = click.get_current_context(silent=True)
+    root = ctx.find_root() if ctx else None
+    return bool(root and isinstance(root.obj, dict) and root.obj.get("debug"))
 
 
 # ------------------------------------------------------------------------------------ steps
@@ -74,8 +83,9 @@ def ingest(platform: str, since: dt.datetime | None, until: dt.datetime | None) 
     since_day = since.date() if since else None
     if since_day and since_day >= until_day:
         raise click.BadParameter(f"--since {since_day} must be before --until {until_day}", param_hint="--since")
+    from pipeline.connectors import ConnectorError
     from pipeline.credentials import CredentialsError, from_env
-    from pipeline.ingest import ingest_account
+    from pipeline.ingest import IngestError, ingest_source
 
     settings.ensure_dirs()
     spec = specs[platform]
@@ -83,8 +93,18 @@ def ingest(platform: str, since: dt.datetime | None, until: dt.datetime | None) 
         credentials = from_env(spec.connection_id)
     except CredentialsError as exc:
         raise click.ClickException(str(exc)) from exc
-    summaries = [ingest_account(platform, account, until=until_day, since=since_day, settings=settings,
-                                credentials=credentials) for account in spec.accounts]
+    try:
+        summaries = ingest_source(platform, until=until_day, since=since_day, settings=settings,
+                                  credentials=credentials)
+    except IngestError as exc:      # every account was tried; the ones that landed are reported first
+        _echo_json(exc.summaries)
+        if _debugging():
+            raise
+        raise click.ClickException(str(exc)) from None
+    except ConnectorError as exc:
+        if _debugging():
+            raise
+        raise click.ClickException(str(exc)) from None
     _echo_json(summaries)
 
 
