@@ -60,8 +60,12 @@ MEDIA_METRICS = {"views": "views", "reach": "reach", "likes": "likes", "comments
                  "saved": "saves"}
 POST_METRIC_COLUMNS = ("impressions", "views", "reach", "likes", "comments", "shares", "saves", "clicks",
                        "video_views")
-ACCOUNT_TIME_SERIES = {"follower_count": "followers", "reach": "reach"}
+# follower_count is "total number of NEW followers each day" (Meta's metric table), not the total: followers come
+# from the IG User node's followers_count (a count as of now), never from this series.
+ACCOUNT_TIME_SERIES = {"reach": "reach"}
 ACCOUNT_TOTAL_VALUE = {"views": "views", "profile_views": "profile_views"}
+USER_FIELDS = ("followers_count", "media_count", "username", "name", "biography", "profile_picture_url", "website",
+               "follows_count", "ig_id")
 ACCOUNT_COLUMNS = ("followers", "impressions", "views", "reach", "profile_views", "page_views")
 DEMOGRAPHIC_BREAKDOWNS = ("age", "gender", "country")
 CONTENT_TYPES = {("IMAGE", "FEED"): "image", ("VIDEO", "REELS"): "reel", ("VIDEO", "FEED"): "video",
@@ -149,7 +153,15 @@ class InstagramConnector(GraphConnector):
         while day < until:
             by_day.setdefault(day, {}).update(self.total_values(account_id, totals, day, day + timedelta(days=1)))
             day += timedelta(days=1)
+        if since <= (followers_day := self.snapshot_day()) < until:
+            by_day.setdefault(followers_day, {})["followers"] = self.followers_count(account_id)
         return [{"date": d, **self.counted(values, ACCOUNT_COLUMNS)} for d, values in sorted(by_day.items())]
+
+    def followers_count(self, account_id: str) -> Any:
+        """``GET /{ig-user-id}?fields=followers_count``: the followers now (no history; dated by snapshot_day)."""
+        node = self.parse_record(self.get(f"{self.prefix}/{account_id}", {"fields": "followers_count"}),
+                                 "ig user", required=("id",), known=USER_FIELDS)
+        return node.get("followers_count")
 
     # -- audience_demographics --
 

@@ -121,7 +121,7 @@ def _ig_media(post: data.Post) -> dict[str, Any]:
 IG_VERSION_RE = r"v25\.0"
 IG_MEDIA_METRICS = {"views": "views", "reach": "reach", "likes": "likes", "comments": "comments", "shares": "shares",
                     "saved": "saves", "total_interactions": None}
-IG_TIME_SERIES = {"follower_count": "followers", "reach": "reach"}
+IG_TIME_SERIES = {"follower_count": "new_followers", "reach": "reach"}   # follower_count: NEW followers that day
 IG_TOTAL_VALUE = {"views": "impressions", "profile_views": "profile_views", "reach": "reach"}
 IG_DEPRECATED = ("impressions", "plays", "clips_replays_count", "ig_reels_aggregated_all_plays_count", "video_views",
                  "audience_gender_age", "audience_country", "audience_city", "audience_locale")
@@ -201,10 +201,32 @@ def ig_insights(request: Request) -> Reply:
         return Reply({"data": result}, records=result, count_path=("total_value", "value"), required_key="name")
     for name in _ig_metrics(request, IG_TIME_SERIES):
         column = IG_TIME_SERIES[name]
-        values = [{"value": data.account_day("instagram", node, day)[column], "end_time": end_time("instagram", day)}
+        values = [{"value": _new_followers(node, day) if column == "new_followers"
+                   else data.account_day("instagram", node, day)[column], "end_time": end_time("instagram", day)}
                   for day in days]
         result.append(_ig_insight(node, name, "day", values=values))
     return Reply({"data": result}, records=result, count_path=("values", 0, "value"), required_key="name")
+
+
+def _new_followers(account: str, day: date) -> int:
+    return max(0, data.followers("instagram", account, day) - data.followers("instagram", account, day - timedelta(1)))
+
+
+IG_USER_FIELDS = ("id", "username", "followers_count", "media_count")
+
+
+def ig_user(request: Request) -> Reply:
+    """``GET /{ig-user-id}?fields=...``: the node's requested fields (recorded: user_fields_followers_count.json);
+    followers_count is the count now, i.e. at the end of the fake world's yesterday."""
+    _, node = _account(request)
+    full = {"id": node, "username": node, "media_count": 0,
+            "followers_count": data.followers("instagram", node, request.today - timedelta(days=1))}
+    fields = [f for f in (request.arg("fields") or "id").split(",") if f]
+    unknown = [f for f in fields if f not in IG_USER_FIELDS]
+    if unknown:
+        raise ApiError(400, f"(#100) Tried accessing nonexisting field ({unknown[0]}) on node type (IGUser)")
+    record = {name: full[name] for name in ("id", *fields)}
+    return Reply(record, records=[record], count_path=("followers_count",), required_key="id")
 
 
 def _ig_media_record(post: data.Post, fields: tuple[str, ...], today: date) -> dict[str, Any]:
@@ -233,6 +255,7 @@ def ig_media(request: Request) -> Reply:
 
 
 ROUTES = [
+    Route("instagram", "GET", re.compile(rf"/(?P<platform>instagram)/{IG_VERSION_RE}/(?P<node>[^/]+)"), ig_user),
     Route("instagram", "GET", re.compile(rf"/(?P<platform>instagram)/{IG_VERSION_RE}/(?P<node>[^/]+)/insights"),
           ig_insights),
     Route("instagram", "GET", re.compile(rf"/(?P<platform>instagram)/{IG_VERSION_RE}/(?P<node>[^/]+)/media"),

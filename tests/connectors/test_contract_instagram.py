@@ -92,22 +92,39 @@ def test_media_insights_are_lifetime_values_and_views_is_views(httpserver, conne
     assert asked == list(MEDIA_METRICS) and not set(asked) & set(DEPRECATED_METRICS)
 
 
-def test_account_daily_from_time_series_and_total_value(httpserver, connector):
+def test_account_daily_from_time_series_total_value_and_the_followers_count_field(httpserver, connector):
     def insights(request: Request) -> Response:
         name = "user_insights_reach_total_value.json" if request.args.get("metric_type") == "total_value" \
             else "user_insights_follower_count_day.json"
         return Response(json.dumps(fixture(name)), content_type="application/json")
 
     httpserver.expect_request(f"{PREFIX}/222222222222222/insights").respond_with_handler(insights)
+    httpserver.expect_request(f"{PREFIX}/222222222222222").respond_with_json(
+        fixture("user_fields_followers_count.json"))
+    connector.clock = lambda: datetime(2024, 1, 15, 9, tzinfo=UTC)      # pulled right after 2024-01-14 ended
     rows = connector.account_daily("222222222222222", date(2024, 1, 14), date(2024, 1, 15))
-    # end_time 2024-01-15T07:00:00+0000 = end of Pacific day 2024-01-14; the total_value recording answers
-    # `reach` (not views/profile_views, which we asked for), so those stay None
-    assert rows == [{"date": date(2024, 1, 14), "followers": 1000, "impressions": None, "views": None,
+    # end_time 2024-01-15T07:00:00+0000 = end of Pacific day 2024-01-14. follower_count is NEW followers per day
+    # (Meta's metric table), so it is not requested: followers = the node's followers_count now (64363), dated
+    # the day before the pull. The total_value recording answers `reach` (not views/profile_views, which we asked
+    # for), so those stay None.
+    assert rows == [{"date": date(2024, 1, 14), "followers": 64363, "impressions": None, "views": None,
                      "reach": 500, "profile_views": None, "page_views": None, "quarantine_reason": None}]
-    series, total = (entry[0].args for entry in httpserver.log)
-    assert series["metric"] == "follower_count,reach" and series["period"] == "day" and "metric_type" not in series
+    series, total, node = (entry[0].args for entry in httpserver.log)
+    assert series["metric"] == "reach" and series["period"] == "day" and "metric_type" not in series
     assert total["metric"] == "views,profile_views" and total["metric_type"] == "total_value"
     assert (total["since"], total["until"]) == ("2024-01-14", "2024-01-15")     # one day at a time
+    assert node["fields"] == "followers_count"
+    # the recorded node carries fields we did not ask for: not drift, they are documented IG User fields
+    assert not [name for _, name in connector.schema_drift if name in ("followers_count", "media_count")]
+
+
+def test_followers_are_not_pulled_for_a_window_without_the_snapshot_day(httpserver, connector):
+    httpserver.expect_request(f"{PREFIX}/222222222222222/insights").respond_with_json(
+        fixture("user_insights_follower_count_day.json"))
+    connector.clock = lambda: datetime(2024, 3, 1, 9, tzinfo=UTC)       # a backfill of January, pulled in March
+    rows = connector.account_daily("222222222222222", date(2024, 1, 14), date(2024, 1, 15))
+    assert [r["followers"] for r in rows] == [None]          # never today's count under an old date
+    assert all(entry[0].path.endswith("/insights") for entry in httpserver.log)
 
 
 def test_follower_demographics_breakdown(httpserver, connector):
