@@ -462,20 +462,20 @@ class Connector:
     def _request_once(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                       body: dict[str, Any] | None = None) -> dict[str, Any]:
         url = f"{self.credentials.base_url}{path}"
+        endpoint = path.split("?", 1)[0]      # for messages: the query (ids, Rest.li lists) stays out
         headers = self.extra_headers or None
         try:
             response = self.session.request(method, url, params=params, json=body, headers=headers,
                                             timeout=self.policy.timeout)
         except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
-            raise MalformedResponseError(
-                f"{self.platform}: truncated response body from {method} {path} ({type(exc).__name__})") from None
+            raise MalformedResponseError(self.failure(
+                f"truncated response body from {method} {endpoint} ({type(exc).__name__})")) from None
         except requests.exceptions.Timeout:
-            raise ConnectorError(f"{self.platform}: {method} {path} timed out after {self.policy.timeout} s "
-                                 f"and {self.policy.retries} retries") from None
+            raise ConnectorError(self.failure(f"{method} {endpoint} timed out after {self.policy.timeout} s "
+                                              f"and {self.policy.retries} retries")) from None
         except requests.exceptions.ConnectionError as exc:
-            raise ConnectorError(f"{self.platform}: cannot reach {self.credentials.base_url} for connection "
-                                 f"'{self.connection_id}' after {self.policy.retries} retries "
-                                 f"({type(exc).__name__})") from None
+            raise ConnectorError(self.failure(f"cannot reach {self.credentials.base_url} after "
+                                              f"{self.policy.retries} retries ({type(exc).__name__})")) from None
         self._throttle(response.headers)
         if len(response.content) > self.policy.max_response_bytes:
             raise MalformedResponseError(self.failure(
@@ -487,11 +487,10 @@ class Connector:
             payload = response.json()
         except ValueError:
             kind = response.headers.get("Content-Type", "no content type")
-            raise MalformedResponseError(
-                f"{self.platform}: response from {method} {path} is not JSON ({kind}, "
-                f"{len(response.content)} bytes)") from None
+            raise MalformedResponseError(self.failure(
+                f"response from {method} {endpoint} is not JSON ({kind}, {len(response.content)} bytes)")) from None
         if not isinstance(payload, dict):
-            raise MalformedResponseError(f"{self.platform}: response from {method} {path} is not a JSON object")
+            raise MalformedResponseError(self.failure(f"response from {method} {endpoint} is not a JSON object"))
         return payload
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -503,28 +502,29 @@ class Connector:
         params, body = dict(params or {}), (dict(body) if body is not None else None)
         seen_cursors: set[str] = set()
         seen_pages: set[str] = set()
+        endpoint = path.split("?", 1)[0]
         for _ in range(self.policy.max_pages):
             page = self.request(method, path, params=params, body=body)
             try:
                 records = paging.records(page)
                 cursor = paging.next_cursor(page, params, body)
             except (KeyError, TypeError, ValueError) as exc:
-                raise MalformedResponseError(
-                    f"{self.platform}: page from {method} {path} lacks its paging envelope ({exc})") from None
+                raise MalformedResponseError(self.failure(
+                    f"page from {method} {endpoint} lacks its paging envelope ({exc})")) from None
             fingerprint = hashlib.sha256(json.dumps(records, sort_keys=True).encode()).hexdigest()
             if records and fingerprint in seen_pages:
-                raise PaginationLoopError(f"{self.platform}: pagination loop on {method} {path}: "
-                                          "the same page came back twice")
+                raise PaginationLoopError(self.failure(f"pagination loop on {method} {endpoint}: "
+                                                       "the same page came back twice"))
             seen_pages.add(fingerprint)
             yield page
             if cursor is None:
                 return
             if str(cursor) in seen_cursors:
-                raise PaginationLoopError(f"{self.platform}: pagination loop on {method} {path}: "
-                                          f"cursor {cursor!r} returned twice")
+                raise PaginationLoopError(self.failure(f"pagination loop on {method} {endpoint}: "
+                                                       f"cursor {str(cursor)[:40]!r} returned twice"))
             seen_cursors.add(str(cursor))
             paging.apply(params, body, cursor)
-        raise PaginationLoopError(self.failure(f"{method} {path} still had more pages after "
+        raise PaginationLoopError(self.failure(f"{method} {endpoint} still had more pages after "
                                                f"{self.policy.max_pages} (HttpPolicy.max_pages)"))
 
     def records(self, method: str, path: str, paging: Paging, **kwargs: Any) -> Iterator[Any]:

@@ -129,8 +129,9 @@ def test_every_entity_lands_cleanly_in_its_window(platform, entity, credentials,
 
 def test_unreachable_api_is_a_clear_error():
     dead = Credentials("http://127.0.0.1:9", "tok")                   # discard port: nothing listens
-    with pytest.raises(ConnectorError, match=r"^x: cannot reach http://127.0.0.1:9 for connection 'goalpost_x' "
-                                             r"after 2 retries \(ConnectionError\)$"):
+    with pytest.raises(ConnectorError, match=r"^x: cannot reach http://127.0.0.1:9 after 2 retries \(ConnectionError\) "
+                                             r"\(connection 'goalpost_x', account 'x_brand', "
+                                             r"window 2026-09-08\.\.2026-09-08\)$"):
         get_connector("x", dead, policy=FAST).fetch("post", "x_brand", DAY, date(2026, 9, 9))
 
 
