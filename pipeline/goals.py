@@ -427,7 +427,9 @@ def _fetch(con: Any, metric: Metric, goal: Goal, until: date) -> _Rows | None:
     dims = [f'"{d}"' for d in metric.dimensions]
     values = [metric.numerator, metric.denominator] if metric.aggregation == "ratio" else [metric.column]
     day = f'cast("{metric.time_column}" as date)'
-    where, params = [f"{day} <= ?"], [until]
+    # a row without the KPI's value is no data for it (platforms omit metrics: Instagram has followers only on the
+    # days a pull read them), so it must not count as a data day for the baseline or freshness either
+    where, params = [f"{day} <= ?", *(f'"{v}" is not null' for v in values)], [until]
     if goal.scope.platforms:
         where.append(f'"platform" in ({", ".join("?" for _ in goal.scope.platforms)})')
         params += goal.scope.platforms

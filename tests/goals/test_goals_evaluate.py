@@ -185,6 +185,17 @@ def test_a_failed_source_makes_a_multi_platform_goal_stale_not_undercounted(con,
         "Measurable: newest data is from 2026-09-05, 5 days before 2026-09-10 (freshness limit 3 days)"]
 
 
+def test_days_without_the_kpi_value_are_not_data_days(con, metrics: MetricsDictionary) -> None:
+    # Instagram has followers only on the days a pull read them (the API has no history): the account rows of
+    # 09-01..09-03 (reach only) are not data for 'followers'; the first day with a value is the baseline day
+    insert_account_daily(con, "instagram", "ig1", SEP1, [None, None, None, 1000, 1010, 1030])
+    g = goal(kpi="followers", window="trailing_7d", baseline="auto", target="+10%")
+    snap = evaluate(con, metrics, g, date(2026, 9, 6))
+    assert (snap.baseline, snap.target, snap.current) == (1000.0, 1000.0 * 1.10, 1030.0)
+    assert snap.data_as_of == date(2026, 9, 6)
+    assert snap.status != "no_data"
+
+
 def test_no_data_for_scope_and_for_missing_table(con, metrics: MetricsDictionary) -> None:
     cumulative_impressions(con)
     snap = evaluate(con, metrics, goal(scope={"platforms": ["linkedin"]}), date(2026, 9, 4))

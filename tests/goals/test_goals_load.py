@@ -202,7 +202,8 @@ def test_repo_goals_yml_loads_with_demo_kpis(tmp_path: Path, metrics_path: Path)
     """The shipped goals.yml is valid: every field, date and target parses (KPIs added for its names)."""
     extra = ""
     for name, table, unit, objective in (("social_sessions", "kpi_web_daily", "count", "traffic"),
-                                         ("share_of_voice", "kpi_mentions_daily", "percent", "reputation")):
+                                         ("share_of_voice", "kpi_mentions_daily", "percent", "reputation"),
+                                         ("err_post_mean", "kpi_post", "percent", "engagement")):
         extra += (f"  - {{name: {name}, label: {name}, type: simple, description: d, formula: f, grain: day, "
                   f"unit: {unit}, direction: increase, objectives: [{objective}], table: {table}, "
                   f"dimensions: [platform, account_id], aggregation: sum, column: {name}}}\n")
