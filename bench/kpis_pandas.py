@@ -2,7 +2,7 @@
 kpi_post, kpi_daily_account and the rollups with data on that lake (kpi_period_account, kpi_period_content,
 kpi_period_campaign, kpi_best_time_to_post, kpi_monthly_author_type), by the definitions of sql/marts/.
 
-Post metrics are lifetime snapshots (one row per post per pull day): kpi_post reports each post's latest snapshot,
+Post metrics are lifetime snapshots (one row per post per pull day): kpi_post reports each post's latest values,
 kpi_daily_account the increments of a pull day's snapshots, derived as int_post_metrics__snapshots does (previous =
 the post's last non-null value before the snapshot, gain = max(value - previous, 0), the first snapshot gains its
 whole value, a NULL value gains NULL; new_engagements = the sum of the four counters' gains)."""

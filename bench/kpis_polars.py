@@ -2,10 +2,8 @@
 on that lake (kpi_period_account, kpi_period_content, kpi_period_campaign, kpi_best_time_to_post,
 kpi_monthly_author_type), by the definitions of sql/marts/. Nothing runs until the caller collects the plans.
 
-Post metrics are lifetime snapshots (one row per post per pull day): kpi_post reports each post's latest snapshot,
-kpi_daily_account the increments of a pull day's snapshots, derived as int_post_metrics__snapshots does (previous =
-the post's last non-null value before the snapshot, gain = max(value - previous, 0), the first snapshot gains its
-whole value, a NULL value gains NULL; new_engagements = the sum of the four counters' gains)."""
+Post metrics are lifetime snapshots: the same semantics as bench/kpis_pandas.py (its docstring) and
+int_post_metrics__snapshots / int_post_metrics__lifetime."""
 
 from __future__ import annotations
 

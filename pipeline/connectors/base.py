@@ -191,6 +191,14 @@ class Paging:
     def next_cursor(self, page: dict[str, Any], params: dict[str, Any], body: dict[str, Any] | None) -> Any:
         raise NotImplementedError
 
+    @staticmethod
+    def paging_object(page: dict[str, Any]) -> dict[str, Any] | None:
+        """The page's ``paging`` object (Graph, Rest.li), None on a page without one (the last page)."""
+        paging = page.get("paging")
+        if paging is not None and not isinstance(paging, dict):
+            raise TypeError("'paging' is not an object")
+        return paging
+
     def records(self, page: dict[str, Any]) -> list[Any]:
         node: Any = page
         for key in self.records_key:
@@ -218,12 +226,8 @@ class GraphNextPaging(Paging):
                       if k != "access_token")
 
     def next_cursor(self, page: dict[str, Any], params: dict[str, Any], body: dict[str, Any] | None) -> Any:
-        paging = page.get("paging")
-        if paging is None:
-            return None
-        if not isinstance(paging, dict):
-            raise TypeError("'paging' is not an object")
-        return paging.get("next")
+        paging = self.paging_object(page)
+        return paging.get("next") if paging else None
 
 
 @dataclass(frozen=True)

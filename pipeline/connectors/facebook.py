@@ -50,6 +50,7 @@ from pipeline.connectors.base import (
     reason,
 )
 from pipeline.connectors.graph import GraphConnector, classify_graph_error
+from pipeline.connectors.graph import current_metrics as graph_current_metrics
 from pipeline.connectors.utm import count_leads, lead_type_for_form, utm_from_text
 
 API_VERSION = "v26.0"     # latest Graph version in the changelog (released 2026-07-29)
@@ -108,12 +109,7 @@ ADS_KNOWN = (*ADS_FIELDS, "date_start", "date_stop")
 
 
 def current_metrics(names: dict[str, str]) -> dict[str, str]:
-    """``names`` without deprecated ones (a guard: the maps above hold only current metrics)."""
-    stale = sorted(name for name in names if name in DEPRECATED_METRICS)
-    if stale:
-        raise ValueError(f"facebook: deprecated metric(s) {', '.join(stale)}; use "
-                         f"{', '.join(str(DEPRECATED_METRICS[n].successor) for n in stale)}")
-    return names
+    return graph_current_metrics("facebook", names, DEPRECATED_METRICS)
 
 
 class FacebookConnector(GraphConnector):

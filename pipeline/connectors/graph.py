@@ -16,6 +16,7 @@ Graph omits fields that have no value and returns ``id`` unasked: records are pa
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -45,6 +46,16 @@ GRAPH_EXPIRED_TOKEN_CODES = frozenset({102, 190})
 GRAPH_PERMISSION_CODES = frozenset({3, 10}) | frozenset(range(200, 300))
 GRAPH_BAD_PARAMETER_CODES = frozenset({100})
 GRAPH_TRANSIENT_CODES = frozenset({1, 2})
+
+
+def current_metrics(platform: str, names: dict[str, str], deprecated: Mapping[str, Any]) -> dict[str, str]:
+    """``names`` if none is deprecated (a guard: a connector's metric maps hold only current metrics; the
+    deprecated ones, with their successors, are data in ``deprecated``)."""
+    stale = sorted(name for name in names if name in deprecated)
+    if stale:
+        raise ValueError(f"{platform}: deprecated metric(s) {', '.join(stale)}; use "
+                         f"{', '.join(str(deprecated[n].successor) for n in stale)}")
+    return names
 
 
 def classify_graph_error(connector: Connector, status: int, payload: Any) -> ConnectorError | None:

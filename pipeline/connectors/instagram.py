@@ -32,6 +32,7 @@ from pipeline.connectors.base import (
     reason,
 )
 from pipeline.connectors.graph import GraphConnector, classify_graph_error
+from pipeline.connectors.graph import current_metrics as graph_current_metrics
 from pipeline.connectors.utm import utm_from_text
 
 API_VERSION = "v25.0"   # Graph API version pinned (released 2026-02-18, available until 2028-07-29)
@@ -75,12 +76,7 @@ NOT_ENOUGH_VIEWERS = "not enough viewers"    # documented (#10) answer for media
 
 
 def current_metrics(names: dict[str, str]) -> dict[str, str]:
-    """``names`` without deprecated ones (a guard: the maps above must only hold current metrics)."""
-    stale = sorted(name for name in names if name in DEPRECATED_METRICS)
-    if stale:
-        raise ValueError(f"instagram: deprecated metric(s) {', '.join(stale)}; use "
-                         f"{', '.join(str(DEPRECATED_METRICS[n].successor) for n in stale)}")
-    return names
+    return graph_current_metrics("instagram", names, DEPRECATED_METRICS)
 
 
 class InstagramConnector(GraphConnector):

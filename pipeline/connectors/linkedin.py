@@ -109,11 +109,9 @@ class RestliPaging(Paging):
         params["start"] = cursor
 
     def next_cursor(self, page: dict[str, Any], params: dict[str, Any], body: dict[str, Any] | None) -> Any:
-        paging = page.get("paging")
+        paging = self.paging_object(page)
         if paging is None:
             return None
-        if not isinstance(paging, dict):
-            raise TypeError("'paging' is not an object")
         for link in paging.get("links") or []:
             if isinstance(link, dict) and link.get("rel") == "next" and link.get("href"):
                 start = dict(parse_qsl(urlsplit(str(link["href"])).query)).get("start")
