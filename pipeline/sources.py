@@ -84,12 +84,16 @@ class SourceConfig(BaseModel):
 
     @model_validator(mode="after")
     def _provided(self) -> "SourceConfig":
-        from pipeline.connectors import provided_entities
+        from pipeline.connectors import CONNECTORS, provided_entities
 
         missing = [e for e in self.entities if e not in provided_entities(self.platform)]
         if missing:
             raise ValueError(f"{self.platform} does not provide {missing[0]!r}; it provides: "
                              f"{', '.join(provided_entities(self.platform))}")
+        if CONNECTORS[self.platform].ACCOUNT_FROM_TOKEN and len(self.accounts) > 1:
+            raise ValueError(f"{self.platform}: the token of connection '{self.connection_id}' identifies one account, "
+                             f"so it cannot pull {len(self.accounts)} accounts ({', '.join(self.accounts)}); "
+                             "list one account for this source")
         return self
 
 

@@ -337,6 +337,9 @@ class Connector:
     platform: ClassVar[str]
     ENTITIES: ClassVar[dict[str, str]] = {}     # entity -> method name returning canonical row dicts
     API_PREFIX: ClassVar[str] = ""              # where this platform lives on the fake API's bare host
+    # The token identifies the account (no endpoint takes an account id, e.g. TikTok's Display API): one
+    # connection serves exactly one account, else two accounts would silently get the same numbers.
+    ACCOUNT_FROM_TOKEN: ClassVar[bool] = False
 
     def __init__(self, credentials: Credentials, *, policy: HttpPolicy | None = None,
                  connection_id: str | None = None, **options: Any):

@@ -115,6 +115,7 @@ class TikTokConnector(Connector):
     platform = "tiktok"
     ENTITIES = {"account_daily": "account_daily", "post": "posts", "post_metrics": "post_metrics"}
     API_PREFIX = "/tiktok/v2"
+    ACCOUNT_FROM_TOKEN = True
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
