@@ -9,7 +9,9 @@
 2. writes ``snapshots/as_of=<date>/goal_progress.parquet`` and ``.json`` atomically (temp file +
    ``os.replace``) and deterministically (no run id or clock in the files: same data, same bytes);
 3. POSTs every undelivered event to ``settings.webhook_url`` with an ``Idempotency-Key`` header
-   (sha256 of goal_id|as_of|status), retrying with backoff through urllib3. A failure is recorded
+   (sha256 of goal_id|as_of|status), retrying with backoff through urllib3, through
+   ``pipeline.webhooks`` (non-public destinations refused unless allowed in settings, redirects not
+   followed, HMAC-signed when ``GOALPOST_WEBHOOK_SECRET`` is set). A failure or refusal is recorded
    on the event and retried on the next run; it never fails the snapshot.
 """
 
@@ -27,6 +29,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline import webhooks
 from pipeline.goals import GoalSnapshot, evaluate_goals, load_goals_file, rollup_objectives
 from pipeline.metrics import load_metrics
 from pipeline.settings import Settings
@@ -180,52 +183,35 @@ def _store(con: Any, snapshots: list[GoalSnapshot], as_of: date, run_id: str, we
     return new_events
 
 
-def _webhook_session(backoff: float) -> Any:
-    import requests
-    from requests.adapters import HTTPAdapter
-    from urllib3.util.retry import Retry
-
-    retry = Retry(total=WEBHOOK_RETRIES, backoff_factor=backoff, status_forcelist=(429, 500, 502, 503, 504),
-                  allowed_methods=frozenset({"POST"}), respect_retry_after_header=True, raise_on_status=False)
-    session = requests.Session()
-    session.mount("http://", HTTPAdapter(max_retries=retry))
-    session.mount("https://", HTTPAdapter(max_retries=retry))
-    return session
-
-
-def deliver_events(con: Any, webhook_url: str | None, *, backoff: float = 0.5) -> dict[str, int]:
+def deliver_events(con: Any, settings: Settings, *, backoff: float = 0.5) -> dict[str, int]:
     """POST every pending or failed event (oldest first); record the outcome on each event.
 
-    The POST is safe to retry: the receiver de-duplicates on ``Idempotency-Key``. Errors are
-    recorded as a status code or exception class only (the URL may carry a secret).
+    The POST is safe to retry: the receiver de-duplicates on ``Idempotency-Key``. It goes through
+    ``pipeline.webhooks`` (destination check, no redirects, ``X-Goalpost-Signature`` when
+    ``settings.webhook_secret`` is set). Errors are recorded as one line without the URL's secrets:
+    a status code, an exception class, or why the destination was refused (a refused POST is a
+    failed delivery, retried on the next run, i.e. once the operator allowed the destination).
     """
-    import requests
-
     counts = {"delivered": 0, "failed": 0}
-    if not webhook_url:
+    if not settings.webhook_url:
         return counts
     pending = con.execute(
         "select event_id, payload from ops.goal_events where delivery in ('pending', 'failed') "
         "order by as_of, goal_id, event_id").fetchall()
     if not pending:
         return counts
-    with _webhook_session(backoff) as session:
+    policy = webhooks.policy_from_settings(settings)
+    with webhooks.session(policy, retries=WEBHOOK_RETRIES, backoff=backoff) as http:
         for event_id, payload in pending:
-            error: str | None = None
-            try:
-                headers = {"Content-Type": "application/json", "Idempotency-Key": event_id}
-                response = session.post(webhook_url, data=payload.encode(), timeout=WEBHOOK_TIMEOUT_S,
-                                        headers=headers)
-                if response.status_code >= 300:
-                    error = f"HTTP {response.status_code}"
-            except requests.RequestException as exc:
-                error = type(exc).__name__
-            outcome = "failed" if error else "delivered"
-            counts[outcome] += 1
+            delivery = webhooks.post_json(http, settings.webhook_url, payload.encode(),
+                                          headers={"Idempotency-Key": event_id},
+                                          secret=settings.webhook_secret, timeout=WEBHOOK_TIMEOUT_S)
+            counts[delivery.status] += 1
             con.execute("update ops.goal_events set delivery = ?, attempts = attempts + 1, last_error = ? "
-                        "where event_id = ?", [outcome, error, event_id])
-            if error:
-                log.warning("goal event %s not delivered (%s); retried on the next run", event_id[:12], error)
+                        "where event_id = ?", [delivery.status, delivery.error, event_id])
+            if delivery.error:
+                log.warning("goal event %s not delivered (%s); retried on the next run", event_id[:12],
+                            delivery.error)
     return counts
 
 
@@ -246,8 +232,8 @@ def run_snapshots(settings: Settings, *, as_of: date | str, run_id: str,
         new_events = _store(con, snapshots, day, run_id, webhook=bool(settings.webhook_url))
         parquet_path, json_path = write_snapshot_files(snapshots, objectives, settings.snapshots_dir, day)
         try:
-            deliveries = deliver_events(con, settings.webhook_url, backoff=webhook_backoff)
-        except Exception as exc:   # never lose the snapshot over a webhook
+            deliveries = deliver_events(con, settings, backoff=webhook_backoff)
+        except Exception as exc:   # noqa: BLE001 (never lose the snapshot over a webhook)
             log.warning("webhook delivery skipped: %s", type(exc).__name__)
             deliveries = {"delivered": 0, "failed": 0}
     finally:

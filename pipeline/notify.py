@@ -1,8 +1,9 @@
 """Failure notifications: a task that gave up is posted to the same webhook as goal events.
 
 Same URL (``GOALPOST_WEBHOOK_URL``), same JSON-over-POST shape with an ``Idempotency-Key`` header,
-so one receiver handles both. A notification must never fail the pipeline a second time: errors
-while posting are logged (without the URL's query string, which may carry a token) and swallowed.
+same path (``pipeline.webhooks``: destination check, no redirects, HMAC signature), so one receiver
+handles both. A notification must never fail the pipeline a second time: errors while posting are
+logged as one line (without the URL's userinfo or query values, which may carry a token) and swallowed.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import hashlib
 import json
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
+from pipeline import webhooks
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -39,22 +40,24 @@ def failure_event(*, dag_id: str, task_id: str, run_id: str, try_number: int,
 
 def notify_failure(settings: Settings, *, dag_id: str, task_id: str, run_id: str, try_number: int = 0,
                    error: BaseException | str | None = None, timeout: float = 5.0) -> dict[str, Any] | None:
-    """POST a ``task_failed`` event to the webhook; returns the event, or None when none is configured."""
+    """POST a ``task_failed`` event to the webhook; None when none is configured.
+
+    Returns the posted event plus the outcome, like an ``ops.goal_events`` row records it:
+    ``delivery`` (``delivered`` | ``failed``) and ``delivery_error`` (one line, e.g. why the
+    destination was refused; never the URL's secrets). Never raises.
+    """
     if not settings.webhook_url:
         return None
-    import requests
-
     event = failure_event(dag_id=dag_id, task_id=task_id, run_id=run_id, try_number=try_number, error=error)
+    body = json.dumps(event, sort_keys=True).encode()
     try:
-        resp = requests.post(
-            settings.webhook_url,
-            data=json.dumps(event, sort_keys=True),
-            headers={"Content-Type": "application/json", "Idempotency-Key": event["idempotency_key"]},
-            timeout=timeout,
-        )
-        resp.raise_for_status()
-    except requests.RequestException as exc:
-        where = urlsplit(settings.webhook_url)
-        log.warning("failure notification to %s://%s%s not delivered: %s",
-                    where.scheme, where.netloc, where.path, type(exc).__name__)
-    return event
+        with webhooks.session(webhooks.policy_from_settings(settings)) as http:
+            delivery = webhooks.post_json(http, settings.webhook_url, body,
+                                          headers={"Idempotency-Key": event["idempotency_key"]},
+                                          secret=settings.webhook_secret, timeout=timeout)
+    except Exception as exc:    # noqa: BLE001 (a notification never fails the pipeline a second time)
+        delivery = webhooks.Delivery(False, type(exc).__name__)
+    if not delivery.delivered:
+        where = "" if delivery.refused else f" to {webhooks.mask_url(settings.webhook_url)}"
+        log.warning("failure notification%s not delivered: %s", where, delivery.error)
+    return {**event, "delivery": delivery.status, "delivery_error": delivery.error}

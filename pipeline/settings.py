@@ -8,7 +8,8 @@ so the embedded default needs nothing outside the checkout. Scale-out deployment
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -31,11 +32,23 @@ class Settings:
     goals_file: Path
     metrics_file: Path
     api_base_url: str
-    webhook_url: str | None
+    webhook_url: str | None = field(repr=False)      # may carry a token in its query or userinfo
+    # Non-public webhook destinations the operator allowed (pipeline/webhooks.py): host names, IPs or networks
+    # (GOALPOST_WEBHOOK_ALLOWED_HOSTS, comma separated), and the RFC 1918 / unique-local ranges as a whole
+    # (GOALPOST_WEBHOOK_ALLOW_PRIVATE=1).
+    webhook_allowed_hosts: tuple[str, ...] = ()
+    webhook_allow_private: bool = False
+    # HMAC key of the X-Goalpost-Signature header (GOALPOST_WEBHOOK_SECRET); kept out of repr() and logs.
+    webhook_secret: str | None = field(default=None, repr=False)
 
     @property
     def raw_dir(self) -> Path:
         return self.lake_dir / "raw"
+
+    @property
+    def mappings_dir(self) -> Path:
+        """User mapping files for exports without a built-in format (pipeline.exports.registry)."""
+        return self.home / "mappings"
 
     def ensure_dirs(self) -> None:
         for path in (self.lake_dir, self.inbox_dir, self.archive_dir, self.quarantine_dir,
@@ -69,4 +82,9 @@ def get_settings(env: dict[str, str] | None = None) -> Settings:
         metrics_file=_path(env, "GOALPOST_METRICS_FILE", REPO_ROOT / "sql" / "metrics.yml"),
         api_base_url=env.get("GOALPOST_API_URL", "http://127.0.0.1:8765").rstrip("/"),
         webhook_url=env.get("GOALPOST_WEBHOOK_URL") or None,
+        webhook_allowed_hosts=tuple(h for h in re.split(r"[,\s]+", env.get("GOALPOST_WEBHOOK_ALLOWED_HOSTS", ""))
+                                    if h),
+        webhook_allow_private=env.get("GOALPOST_WEBHOOK_ALLOW_PRIVATE", "").strip().lower()
+        in ("1", "true", "yes", "on"),
+        webhook_secret=env.get("GOALPOST_WEBHOOK_SECRET") or None,
     )

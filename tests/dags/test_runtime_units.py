@@ -206,11 +206,13 @@ def test_failure_notification_is_posted_with_an_idempotency_key(settings, monkey
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         monkeypatch.setenv("GOALPOST_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/hook")
+        monkeypatch.setenv("GOALPOST_WEBHOOK_ALLOWED_HOSTS", "127.0.0.1")   # loopback is refused by default
         event = notify_failure(get_settings(), dag_id="transform_kpis", task_id="validate", run_id="r1",
                                try_number=3, error=ValueError("critical expectation failed"))
     finally:
         server.shutdown()
     key, body = _Recorder.received[-1]
+    assert (event.pop("delivery"), event.pop("delivery_error")) == ("delivered", None)
     assert body == event
     assert body["error"] == "ValueError: critical expectation failed"
     assert body["event_type"] == "task_failed"
@@ -224,8 +226,9 @@ def test_failure_notification_is_posted_with_an_idempotency_key(settings, monkey
 
 def test_failure_notification_never_raises(settings, monkeypatch, caplog):
     monkeypatch.setenv("GOALPOST_WEBHOOK_URL", f"http://127.0.0.1:{runtime.free_port()}/hook?token=s3cret")
+    monkeypatch.setenv("GOALPOST_WEBHOOK_ALLOWED_HOSTS", "127.0.0.1")       # reach the closed port, not the check
     event = notify_failure(get_settings(), dag_id="d", task_id="t", run_id="r", error="boom", timeout=1)
-    assert event["error"] == "boom"
+    assert event["error"] == "boom" and event["delivery"] == "failed"
     assert "not delivered" in caplog.text and "s3cret" not in caplog.text
     assert notify_failure(settings, dag_id="d", task_id="t", run_id="r") is None  # no webhook configured
 

@@ -1,4 +1,7 @@
-"""Snapshot publishing: idempotent history, deterministic files, status-change webhooks, the report."""
+"""Snapshot publishing: idempotent history, deterministic files, status-change webhooks, the report.
+
+The webhook's destination check and signature have their own tests in test_webhooks.py.
+"""
 
 from __future__ import annotations
 
@@ -47,18 +50,26 @@ goals:
 
 
 class Webhook:
-    """A real HTTP server on 127.0.0.1 that records every request and answers with ``status``."""
+    """A real HTTP server on 127.0.0.1 that records every request and answers with ``status``.
+
+    Goalpost refuses loopback webhook destinations by default: ``settings(base)`` opts in for it
+    (``GOALPOST_WEBHOOK_ALLOWED_HOSTS=127.0.0.1``), as an operator would.
+    """
 
     def __init__(self) -> None:
         self.requests: list[dict] = []
         self.status = 200
+        self.response_headers: dict[str, str] = {}
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server API)
+            def do_POST(self) -> None:  # http.server API
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                hook.requests.append({"key": self.headers["Idempotency-Key"], "body": json.loads(body)})
+                hook.requests.append({"key": self.headers["Idempotency-Key"], "body": json.loads(body),
+                                      "raw": body, "path": self.path, "headers": dict(self.headers)})
                 self.send_response(hook.status)
+                for name, value in hook.response_headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -69,6 +80,10 @@ class Webhook:
         self.url = f"http://127.0.0.1:{self.server.server_port}/goal-events"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def settings(self, base: Settings, **changes) -> Settings:
+        """``base`` posting to this receiver, with 127.0.0.1 allowed as a webhook destination."""
+        return dataclasses.replace(base, webhook_url=self.url, webhook_allowed_hosts=("127.0.0.1",), **changes)
 
     def close(self) -> None:
         if self.thread.is_alive():
@@ -131,7 +146,7 @@ def test_rerun_replaces_rows_and_writes_identical_bytes(goal_settings: Settings)
 
 
 def test_status_change_posts_exactly_one_webhook(goal_settings: Settings, webhook: Webhook) -> None:
-    settings = dataclasses.replace(goal_settings, webhook_url=webhook.url)
+    settings = webhook.settings(goal_settings)
     # Sep 2: 400 of 2800 after 2 of 10 days, no trend yet: pace (400/2800)/0.2 = 0.714 -> off_track
     assert run_snapshots(settings, as_of="2026-09-02", run_id="r1")["statuses"]["off_track"] == 1
     assert webhook.requests == []                                      # a first snapshot is not a change
@@ -151,7 +166,7 @@ def test_status_change_posts_exactly_one_webhook(goal_settings: Settings, webhoo
 
 
 def test_failed_webhook_is_recorded_and_retried_next_run(goal_settings: Settings, webhook: Webhook) -> None:
-    settings = dataclasses.replace(goal_settings, webhook_url=webhook.url)
+    settings = webhook.settings(goal_settings)
     run_snapshots(settings, as_of="2026-09-02", run_id="r1", webhook_backoff=0)
     webhook.status = 503
     result = run_snapshots(settings, as_of="2026-09-04", run_id="r2", webhook_backoff=0)
@@ -172,7 +187,7 @@ def test_failed_webhook_is_recorded_and_retried_next_run(goal_settings: Settings
 def test_unreachable_webhook_never_crashes_the_snapshot(goal_settings: Settings, webhook: Webhook) -> None:
     dead_url = webhook.url
     webhook.close()                                                    # nothing listens any more
-    settings = dataclasses.replace(goal_settings, webhook_url=dead_url)
+    settings = dataclasses.replace(goal_settings, webhook_url=dead_url, webhook_allowed_hosts=("127.0.0.1",))
     run_snapshots(settings, as_of="2026-09-02", run_id="r1", webhook_backoff=0)
     result = run_snapshots(settings, as_of="2026-09-04", run_id="r2", webhook_backoff=0)
     assert result["webhooks"] == {"delivered": 0, "failed": 1}
