@@ -167,24 +167,72 @@ def transform(full_refresh: bool, changed: tuple[str, ...]) -> None:
     _echo_json(result)
 
 
-@main.command()
-def validate() -> None:
-    """Run the Great Expectations suites on the audit tables (exit 1 on a critical failure)."""
-    from pipeline.quality import QualityGateFailed, validate as run_validate
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
 
+
+def _warehouse_busy(exc: Exception, settings, command: str) -> click.ClickException | None:
+    """One line for a warehouse another process holds open (DuckDB's lock), or None for any other error."""
+    import duckdb
+
+    found = _LOCK_HOLDER.search(str(exc))
+    if not isinstance(exc, duckdb.IOException) or not found:
+        return None
+    return click.ClickException(
+        f"{command}: the warehouse {settings.warehouse_path} is in use by {found['program']} "
+        f"(PID {found['pid']}); wait for it to finish (or stop it), then run goalpost {command} again")
+
+
+@main.command()
+@click.option("--as-of", "as_of", type=DATE, default=None,
+              help="Day freshness and future dates are measured from; default: today (UTC).")
+def validate(as_of: dt.datetime | None) -> None:
+    """Run the Great Expectations suites on every table of the build (exit 1 on a critical failure).
+
+    The run is recorded with the transform build it checked; `goalpost publish` publishes only a build whose
+    latest validation passed."""
+    import duckdb
+
+    from pipeline.quality import QualityGateFailed
+    from pipeline.quality import validate as run_validate
+
+    settings = _settings()
     run_id = f"cli__{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%S}"
     try:
-        _echo_json(run_validate(_settings(), run_id=run_id))
-    except QualityGateFailed as exc:
-        raise click.ClickException(f"quality gate failed: {exc}") from exc
+        summary = run_validate(settings, run_id=run_id, as_of=as_of.date() if as_of else None)
+    except QualityGateFailed as exc:    # the message names the run, each failed expectation and a sample
+        if _debugging():
+            raise
+        raise click.ClickException(f"{exc}\nnothing may be published from this build: fix the data, then run "
+                                   "goalpost transform and goalpost validate") from None
+    except duckdb.IOException as exc:
+        busy = _warehouse_busy(exc, settings, "validate")
+        if busy is None or _debugging():
+            raise
+        raise busy from None
+    _echo_json(summary)
 
 
 @main.command()
 def publish() -> None:
-    """Copy the audited marts into the `marts` schema."""
+    """Copy the audited marts into the `marts` schema, if the latest validation passed this build."""
+    import duckdb
+
+    from pipeline.transform import PublishRefused
     from pipeline.transform import publish as run_publish
 
-    _echo_json(run_publish(_settings()))
+    settings = _settings()
+    try:
+        result = run_publish(settings)
+    except PublishRefused as exc:
+        if _debugging():
+            raise
+        raise click.ClickException(str(exc)) from None
+    except duckdb.IOException as exc:
+        busy = _warehouse_busy(exc, settings, "publish")
+        if busy is None or _debugging():
+            raise
+        raise busy from None
+    _echo_json(result)
 
 
 @main.command()

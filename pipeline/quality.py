@@ -83,6 +83,23 @@ create table if not exists ops.dq_results (
 )
 """
 
+# One row per validation run: the transform build it checked (``ops.builds``, see ``transform.record_build``)
+# and whether the gate passed it. ``transform.publish`` copies a build only if the latest run passed it.
+VALIDATION_RUNS_DDL = """
+create table if not exists ops.validation_runs (
+    run_id varchar not null,
+    recorded_at timestamptz not null,
+    validated_at timestamptz not null,
+    as_of date not null,
+    build_id varchar,
+    scope varchar,
+    gate_passed boolean not null,
+    critical_failures bigint not null,
+    warning_failures bigint not null,
+    info_failures bigint not null
+)
+"""
+
 QUARANTINE_DDL = """
 create or replace table ops.quarantine (
     platform varchar,
@@ -530,9 +547,29 @@ def _shares(planned: list[_Planned], workers: int) -> list[list[_Planned]]:
     return [sorted(share, key=lambda i: order[i.ge_name]) for share in shares if share]
 
 
-def _validation_worker(pipe: Any, *args: Any, **kwargs: Any) -> None:
+def _die_with_parent(parent_pid: int) -> None:
+    """In a forked worker: be killed when the parent dies (``kill -9`` of ``goalpost validate``, an Airflow
+    task killed on timeout), so no orphan keeps the warehouse open and blocks every later writer. Linux only
+    (``PR_SET_PDEATHSIG``); the parent may have died before that took effect: then exit at once."""
+    import sys
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        zero = ctypes.c_ulong(0)
+        pr_set_pdeathsig = 1
+        if libc.prctl(ctypes.c_int(pr_set_pdeathsig), ctypes.c_ulong(signal.SIGKILL), zero, zero, zero) != 0:
+            log.warning("validation worker: prctl(PR_SET_PDEATHSIG) failed (errno %d)", ctypes.get_errno())
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+def _validation_worker(pipe: Any, parent_pid: int, *args: Any, **kwargs: Any) -> None:
     import signal
 
+    _die_with_parent(parent_pid)
     # a fork inherits the parent's handlers (an Airflow task's SIGTERM handler, pytest's SIGINT): the parent
     # stops a worker with SIGTERM, and that must end it
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -550,11 +587,13 @@ def _run_workers(settings: Settings, shares: list[list[_Planned]], batches: dict
                  options: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """One forked worker per share; returns their merged outcome and the errors of those that failed.
 
-    Workers are daemonic and terminated if this process stops waiting (an exception, a signal), so no
-    orphan keeps the warehouse open read-only and blocks the next writer."""
+    Workers are daemonic and terminated if this process stops waiting (an exception, a signal), and killed
+    by the kernel if it dies (``_die_with_parent``), so no orphan keeps the warehouse open read-only and
+    blocks the next writer."""
     import multiprocessing
 
     fork = multiprocessing.get_context("fork")
+    parent_pid = os.getpid()        # before forking: a worker whose parent is already gone exits at once
     running = []
     outcome: dict[str, Any] = {}
     errors: list[str] = []
@@ -562,7 +601,8 @@ def _run_workers(settings: Settings, shares: list[list[_Planned]], batches: dict
         for share in shares:
             receive, send = fork.Pipe(duplex=False)
             share_batches = {item.ge_name: batches[item.ge_name] for item in share}
-            process = fork.Process(target=_validation_worker, args=(send, settings, share, share_batches),
+            process = fork.Process(target=_validation_worker,
+                                   args=(send, parent_pid, settings, share, share_batches),
                                    kwargs=options, name="goalpost-validate", daemon=True)
             running.append((process, receive))      # before start: an interrupted start leaves no orphan
             process.start()
@@ -702,11 +742,12 @@ def _json(value: Any) -> str | None:
 
 
 def _write_results(con: Any, rows: list[dict[str, Any]], *, run_id: str, validated_at: dt.datetime,
-                   as_of: dt.date) -> None:
+                   as_of: dt.date, run_record: dict[str, Any]) -> None:
     import pyarrow as pa
 
     con.execute("create schema if not exists ops")
     con.execute(DQ_RESULTS_DDL)
+    con.execute(VALIDATION_RUNS_DDL)
     table = pa.table({
         "run_id": [run_id] * len(rows),
         "validated_at": pa.array([validated_at] * len(rows), pa.timestamp("us", tz="UTC")),
@@ -729,6 +770,11 @@ def _write_results(con: Any, rows: list[dict[str, Any]], *, run_id: str, validat
             # A re-run of the same run_id replaces its rows, never duplicates them.
             con.execute("delete from ops.dq_results where run_id = ?", [run_id])
             con.execute("insert into ops.dq_results by name select * from dq_rows")
+            con.execute("delete from ops.validation_runs where run_id = ?", [run_id])
+            con.execute("insert into ops.validation_runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+                run_id, dt.datetime.now(dt.timezone.utc), validated_at, as_of, run_record["build_id"],
+                run_record["scope"], run_record["gate_passed"], run_record["failures"]["critical"],
+                run_record["failures"]["warning"], run_record["failures"]["info"]])
     finally:
         con.unregister("dq_rows")
 
@@ -794,9 +840,13 @@ def validate(settings: Settings, *, run_id: str, tables: list[str] | None = None
     ``tables`` narrows the run to these names or fnmatch patterns (default: every table and view
     of the raw, staging, intermediate and audit schemas). ``as_of`` is the day "future" and
     "stale" are measured from (default: today in UTC). Raises ``QualityGateFailed`` when a
-    critical expectation fails, after the results are written.
+    critical expectation fails, after the results are written. The run is recorded in ``ops.validation_runs``
+    with the transform build it checked (``build_id`` in the summary) and whether the gate passed: what
+    ``transform.publish`` requires.
     """
     import duckdb
+
+    from pipeline.transform import current_build
 
     as_of = as_of or dt.datetime.now(dt.timezone.utc).date()
     validated_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
@@ -808,6 +858,8 @@ def validate(settings: Settings, *, run_id: str, tables: list[str] | None = None
     quarantined = load_quarantine(settings)
     load_schema_drift(settings)
     with duckdb.connect(str(settings.warehouse_path)) as con:
+        # read before any table: a transform committing during the run makes a new id, never this run's
+        build_id = current_build(con)
         relations, skipped_empty = _non_empty_relations(con, settings, suites, tables)
     planned, without_suite = _plan(relations, suites)
 
@@ -829,23 +881,27 @@ def validate(settings: Settings, *, run_id: str, tables: list[str] | None = None
                      "success": False, "observed_value": None, "unexpected_count": None,
                      "failing_sample": None, "exception": None})
 
+    failed = [row for row in rows if not row["success"]]
+    failures = {severity: sum(1 for row in failed if row["severity"] == severity) for severity in SEVERITIES}
+    run_record = {"build_id": build_id, "scope": None if tables is None else ", ".join(tables),
+                  "gate_passed": failures["critical"] == 0, "failures": failures}
     with duckdb.connect(str(settings.warehouse_path)) as con:
         for row in rows:
             if (row["expectation_type"] == _UNEXPECTED_ROWS and not row["success"]
                     and not row["exception"]):
                 row["failing_sample"] = _sample_unexpected_rows(con, row, row["_batch"])
-        _write_results(con, rows, run_id=run_id, validated_at=validated_at, as_of=as_of)
+        _write_results(con, rows, run_id=run_id, validated_at=validated_at, as_of=as_of,
+                       run_record=run_record)
 
-    failed = [row for row in rows if not row["success"]]
     summary = {
         "run_id": run_id,
+        "build_id": build_id,
         "as_of": as_of.isoformat(),
         "validated_at": validated_at.isoformat(),
         "suites": len({item.suite.name for item in planned}),
         "tables": len({item.table for item in planned}),
         "expectations": sum(1 for row in rows if row["expectation_type"] != MISSING_SUITE),
-        "failures": {severity: sum(1 for row in failed if row["severity"] == severity)
-                     for severity in SEVERITIES},
+        "failures": failures,
         # GE's own verdict per table (ValidationResult.get_max_severity_failure)
         "max_severity_failure": {name: outcome["worst"] for name, outcome in sorted(suite_results.items())
                                  if outcome["worst"] is not None},

@@ -53,6 +53,7 @@ import hashlib
 import logging
 import os
 import re
+import secrets
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -758,6 +759,7 @@ def _build(con: duckdb.DuckDBPyConnection, settings: Settings, models: list[Mode
         for model in models:
             if model.relation in recreated:
                 _apply_comments(con, model, model.schema, metric_comments)
+        record_build(con, "incremental" if incremental else "full")    # committed with it (the publish gate)
     return results
 
 
@@ -1062,12 +1064,84 @@ def audited_marts(con: duckdb.DuckDBPyConnection) -> list[str]:
         "order by table_name").fetchall()]
 
 
-def publish(settings: Settings) -> dict:
-    """Copy every audited ``audit.kpi_*`` into ``marts`` in one transaction (write-audit-publish)."""
+BUILDS_DDL = """
+create table if not exists ops.builds (
+    build_id varchar not null,
+    built_at timestamptz not null,
+    mode varchar not null
+)
+"""
+
+
+class PublishRefused(TransformError):
+    """The gate did not pass the build the warehouse holds: nothing is published."""
+
+
+def record_build(con: duckdb.DuckDBPyConnection, mode: str) -> str:
+    """Give the build this transaction commits a new id in ``ops.builds`` (the newest row is the build the
+    warehouse holds). ``quality.validate`` records the id it checked; ``publish`` copies only that build."""
+    built_at = dt.datetime.now(dt.timezone.utc)
+    build_id = f"{built_at:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    con.execute("create schema if not exists ops")
+    con.execute(BUILDS_DDL)
+    con.execute("insert into ops.builds values (?, ?, ?)", [build_id, built_at, mode])
+    return build_id
+
+
+def current_build(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The id of the transform build the warehouse holds (None: no transform has committed one)."""
+    if not _table_exists(con, "ops", "builds"):
+        return None
+    row = con.execute("select build_id from ops.builds "
+                      "order by built_at desc, build_id desc limit 1").fetchone()
+    return None if row is None else row[0]
+
+
+def _when(value: dt.datetime) -> str:
+    return f"{value.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
+
+
+def check_gate(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The build the warehouse holds and the validation run that passed it; raises ``PublishRefused`` (one
+    line: what, which run and build, what to do) when the latest validation is missing, failed its gate,
+    checked only some tables, or checked another build."""
+    build = current_build(con)
+    if build is None:
+        raise PublishRefused("publish refused: the warehouse holds no recorded transform build "
+                             "(ops.builds is empty); run goalpost transform, then goalpost validate")
+    latest = None
+    if _table_exists(con, "ops", "validation_runs"):
+        latest = con.execute(
+            "select run_id, validated_at, build_id, scope, gate_passed, critical_failures "
+            "from ops.validation_runs order by recorded_at desc, run_id desc limit 1").fetchone()
+    if latest is None:
+        raise PublishRefused(f"publish refused: no validation is recorded for build {build}; "
+                             "run goalpost validate first")
+    run_id, validated_at, validated_build, scope, passed, critical = latest
+    run = f"the latest validation (run {run_id}, {_when(validated_at)})"
+    if validated_build != build:
+        raise PublishRefused(f"publish refused: {run} validated build {validated_build or '(none recorded)'} "
+                             f"but the warehouse holds build {build}: run goalpost validate first")
+    if scope is not None:
+        raise PublishRefused(f"publish refused: {run} checked only {scope} of build {build}; "
+                             "run goalpost validate (every table) first")
+    if not passed:
+        noun = "expectation" if critical == 1 else "expectations"
+        raise PublishRefused(f"publish refused: {run} failed {critical} critical {noun} on build {build}; "
+                             "fix the data and run goalpost validate")
+    return {"build": build, "validation_run": run_id}
+
+
+def publish(settings: Settings, *, require_gate: bool = True) -> dict:
+    """Copy every audited ``audit.kpi_*`` into ``marts`` in one transaction (write-audit-publish), only when
+    the latest validation passed the build the warehouse holds (``check_gate``; the check and the copy share
+    one read-write connection, so no transform commits in between). ``require_gate=False`` is for tests that
+    build marts without running the gate; the CLI and the DAG never pass it."""
     started = time.perf_counter()
     con = connect(settings)
     published: dict[str, int] = {}
     try:
+        gate = check_gate(con) if require_gate else {"build": current_build(con), "validation_run": None}
         con.execute("create schema if not exists marts")
         with transaction(con):
             for table in audited_marts(con):
@@ -1086,8 +1160,8 @@ def publish(settings: Settings) -> dict:
     finally:
         con.close()
     ms = round((time.perf_counter() - started) * 1000)
-    log.info("published %d marts in %d ms", len(published), ms)
-    return {"published": published, "ms": ms}
+    log.info("published %d marts of build %s in %d ms", len(published), gate["build"], ms)
+    return {"published": published, "ms": ms, **gate}
 
 
 def catalogue(settings: Settings) -> list[dict]:

@@ -45,11 +45,10 @@ def _write_quarantine(settings: Settings) -> None:
     folder.mkdir(parents=True)
     pq.write_table(table, folder / "acc1.parquet")
     daily = schema_for("account_daily")
-    table = pa.table({
+    table = pa.table({**{f.name: [None] for f in daily}, **{      # columns not named here: null
         "platform": ["x"], "account_id": ["brand"], "date": [dt.date(2026, 11, 21)],
-        "report_timezone": ["UTC"], "followers": [-3], "impressions": [10], "views": [None], "reach": [5],
-        "profile_views": [None], "page_views": [None], "schema_version": [1],
-    }, schema=daily).append_column("quarantine_reason", pa.array(["negative followers"]))
+        "report_timezone": ["UTC"], "followers": [-3], "impressions": [10], "reach": [5], "schema_version": [1],
+    }}, schema=daily).append_column("quarantine_reason", pa.array(["negative followers"]))
     folder = settings.lake_dir / "quarantine" / "platform=x" / "entity=account_daily" / "dt=2026-11-21"
     folder.mkdir(parents=True)
     pq.write_table(table, folder / "brand.parquet")
@@ -234,11 +233,11 @@ def test_raw_suite_reads_only_recently_landed_partitions(settings: Settings) -> 
     for day, impressions in (("2026-11-24", -1), ("2026-09-01", -7)):  # 2026-09-01 < 2026-10-21
         folder = settings.raw_dir / "platform=instagram" / "entity=account_daily" / f"dt={day}"
         folder.mkdir(parents=True)
-        pq.write_table(pa.table({
+        pq.write_table(pa.table({**{f.name: [None] for f in schema}, **{      # columns not named here: null
             "platform": ["instagram"], "account_id": ["acc1"], "date": [dt.date.fromisoformat(day)],
             "report_timezone": ["America/Los_Angeles"], "followers": [100], "impressions": [impressions],
-            "views": [None], "reach": [None], "profile_views": [None], "page_views": [None], "schema_version": [1],
-        }, schema=schema), folder / "acc1.parquet")
+            "schema_version": [1],
+        }}, schema=schema), folder / "acc1.parquet")
     glob = settings.raw_dir / "platform=instagram" / "entity=account_daily" / "dt=*" / "*.parquet"
     with duckdb.connect(str(settings.warehouse_path)) as con:
         con.execute("create schema raw")

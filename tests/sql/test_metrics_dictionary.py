@@ -27,7 +27,7 @@ def test_required_kpis_are_defined_once(settings):
 def test_every_metric_column_exists_in_the_published_marts(settings, query):
     land_core(settings)
     run_transform(settings)
-    published = publish(settings)["published"]
+    published = publish(settings, require_gate=False)["published"]   # the copy, not the gate (tests/quality)
     assert published["kpi_daily_account"] == 5          # ig1 x 3 days + ig_zero x 2 days
     columns: dict[str, set[str]] = {}
     for table, column in query("select table_name, column_name from duckdb_columns() where "
@@ -45,7 +45,7 @@ def test_every_metric_column_exists_in_the_published_marts(settings, query):
 def test_publish_copies_audit_and_comments_reach_the_catalogue(settings, query):
     land_core(settings)
     run_transform(settings)
-    publish(settings)
+    publish(settings, require_gate=False)
     assert query("select count(*) from marts.kpi_post") == [(4,)]
     assert query("select count(*) from audit.kpi_post") == [(4,)]
     entries = {(e["schema"], e["table"], e["column"]): e for e in catalogue(settings)}
