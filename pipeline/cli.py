@@ -281,6 +281,46 @@ def drop(export: Path) -> None:
     click.echo(f"dropped {drop_file(_settings(), export)}")
 
 
+@main.command()
+def inbox() -> None:
+    """Process the inbox now, without Airflow (the file-drop DAG calls the same function): land every export,
+    quarantine what cannot be read with its reason. Exit 1 when a file was quarantined."""
+    from pipeline.filedrop import ingest_inbox
+
+    result = ingest_inbox(_settings())
+    for landed in result["files"]:
+        click.echo(f"landed  {landed['file']}: {landed['format']} -> {landed['entity']} {landed['account_id']}, "
+                   f"{landed['rows']} rows ({landed['quarantined_rows']} held back), {landed['since']}.."
+                   f"{landed['until']}, {landed['encoding']}")
+    for rejected in result["quarantined"]:
+        click.echo(f"refused {rejected['file']}: {rejected['reason']}", err=True)
+    if not result["files"] and not result["quarantined"]:
+        click.echo("the inbox is empty")
+    if result["quarantined"]:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--template", is_flag=True, help="Print a mapping file to adapt for an export with no built-in format.")
+def formats(template: bool) -> None:
+    """The export formats the inbox recognises (built-in and the mapping files in <GOALPOST_HOME>/mappings)."""
+    from pipeline.exports.registry import FormatError, mapping_template, registry
+
+    if template:
+        click.echo(mapping_template(), nl=False)
+        return
+    settings = _settings()
+    try:
+        known = registry(settings.mappings_dir)
+    except FormatError as exc:
+        raise click.ClickException(str(exc)) from None
+    for spec in known:
+        origin = "built-in" if spec.origin.endswith("formats.yml") else spec.origin
+        click.echo(f"{spec.name:<40} {spec.network or 'by column':<10} {spec.entity:<14} header: "
+                   f"{', '.join(spec.header)}   [{origin}]")
+    click.echo(f"mapping files: {settings.mappings_dir} (`goalpost formats --template` prints one to adapt)")
+
+
 @main.command("fake-api")
 @click.option("--port", type=int, default=None, help="Default: the port of GOALPOST_API_URL (8765).")
 def fake_api(port: int | None) -> None:

@@ -183,8 +183,13 @@ def _window_days(since: date, until: date) -> list[date]:
 
 
 def land_window(table: pa.Table, *, platform: str, entity: str, account_id: str, since: date, until: date,
-                settings: Settings) -> list[LandedPartition]:
-    """Land ``table`` (rows of one platform/entity/account) as one partition per day of ``[since, until)``."""
+                settings: Settings, only_days_with_rows: bool = False,
+                ledger: dict[str, Any] | None = None) -> list[LandedPartition]:
+    """Land ``table`` (rows of one platform/entity/account) as one partition per day of ``[since, until)``.
+
+    ``only_days_with_rows``: skip the days without a row (a dropped export spanning months touches only its days;
+    an API window re-lands every day, empty ones included, so a day whose rows went away is emptied).
+    ``ledger``: extra facts recorded in each partition's ledger entry (the file, its format and encoding)."""
     if since >= until:
         raise LandingError(f"{platform}/{entity}/{account_id}: empty window [{since}, {until})")
     table = validate_table(table, entity)
@@ -209,7 +214,11 @@ def land_window(table: pa.Table, *, platform: str, entity: str, account_id: str,
     good_days = partition_days(good, entity)
     bad_days = pc.fill_null(partition_days(bad, entity), since)   # a row without a day still lands somewhere
     landed = []
-    for day in _window_days(since, until):
+    days = _window_days(since, until)
+    if only_days_with_rows:
+        with_rows = set(pc.unique(good_days).to_pylist()) | set(pc.unique(bad_days).to_pylist())
+        days = [day for day in days if day in with_rows]
+    for day in days:
         day_rows = good.filter(pc.equal(good_days, day))
         raw_path = partition_path(settings.lake_dir / "raw", platform, entity, day, account_id, ".parquet")
         digest = write_parquet(day_rows, raw_path)
@@ -223,7 +232,7 @@ def land_window(table: pa.Table, *, platform: str, entity: str, account_id: str,
         partition = LandedPartition(platform, entity, account_id, day.isoformat(),
                                     raw_path.relative_to(settings.lake_dir).as_posix(), day_rows.num_rows,
                                     rejected.num_rows, digest)
-        write_json({**partition.to_dict(), "schema_version": SCHEMA_VERSION},
+        write_json({**partition.to_dict(), **(ledger or {}), "schema_version": SCHEMA_VERSION},
                    partition_path(settings.lake_dir / "_ledger", platform, entity, day, account_id, ".json"))
         landed.append(partition)
     return landed

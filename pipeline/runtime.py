@@ -13,6 +13,7 @@ so ``dags/`` stays pure wiring. It never imports Airflow: it runs Airflow as sub
 from __future__ import annotations
 
 import json
+import hashlib
 import os
 import secrets
 import shutil
@@ -64,11 +65,18 @@ def inbox_marker(settings: Settings) -> Path:
 
 
 def drop_file(settings: Settings, source: Path) -> Path:
-    """Place an export into the inbox atomically, then touch the marker the AssetWatcher waits for."""
+    """Place an export into the inbox atomically, then touch the marker the AssetWatcher waits for.
+
+    The copy keeps the file's modification time: a post export's lifetime values are as of the day it was
+    downloaded (pipeline.filedrop). A pending file of the same name is never overwritten: the new one gets its
+    content hash in the name."""
     settings.inbox_dir.mkdir(parents=True, exist_ok=True)
     target = settings.inbox_dir / source.name
-    partial = settings.inbox_dir / f".{source.name}.partial"
-    shutil.copyfile(source, partial)
+    if target.exists():
+        digest = hashlib.sha256(source.read_bytes()).hexdigest()[:10]
+        target = target.with_name(f"{source.stem}.{digest}{source.suffix}")
+    partial = settings.inbox_dir / f".{target.name}.partial"
+    shutil.copy2(source, partial)
     os.replace(partial, target)  # the inbox never holds a half-copied file
     inbox_marker(settings).touch()
     return target

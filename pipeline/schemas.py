@@ -69,6 +69,8 @@ ENTITY_COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("date", "date32", nullable=False),
         Column("report_timezone", "string", nullable=False),
         Column("followers", "int64"),                     # followers at end of day
+        Column("new_followers", "int64"),                 # follows gained that day (IG follower_count, LinkedIn
+                                                          # "Total followers" of its export): gross, not net
         Column("impressions", "int64"),
         Column("views", "int64"),                         # Meta's successor of impressions (Graph v22.0+)
         Column("reach", "int64"),                         # unique accounts reached that day (not additive)

@@ -80,7 +80,7 @@ COMMON_ENTITIES = ("account_daily", "post", "post_metrics", "audience_demographi
                    "mentions", "ad_spend", "leads", "applications")
 EXTRA_ENTITIES = {"facebook": ("support_conversations",), "ga4": ("web_sessions",)}
 FILE_DROP_PLATFORM = "files"
-FILE_DROP_ENTITIES = ("account_daily", "mentions")
+FILE_DROP_ENTITIES = ("account_daily", "mentions", "post", "post_metrics")
 
 # Staging SQL is written once per entity: sql/staging/templates/stg_platform__<entity>.sql is rendered for
 # every (platform, entity) of raw_entities(); a concrete sql/staging/stg_<platform>__<entity>.sql overrides it.
@@ -389,7 +389,7 @@ def jinja_environment(sql_dir: Path) -> jinja2.Environment:
                              autoescape=False, loader=jinja2.FileSystemLoader(str(sql_dir)),
                              bytecode_cache=jinja2.FileSystemBytecodeCache())
     env.globals.update(union_staging=union_staging, staging_relations=staging_relations, value_columns=value_columns,
-                       file_drop_platform=FILE_DROP_PLATFORM)
+                       file_drop_platform=FILE_DROP_PLATFORM, platform_timezones=dict(PLATFORM_TIMEZONES))
     for path in sorted((sql_dir / "macros").glob("*.sql")):
         try:
             module = env.get_template(path.relative_to(sql_dir).as_posix()).module

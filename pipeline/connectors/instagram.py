@@ -61,13 +61,13 @@ MEDIA_METRICS = {"views": "views", "reach": "reach", "likes": "likes", "comments
                  "saved": "saves"}
 POST_METRIC_COLUMNS = ("impressions", "views", "reach", "likes", "comments", "shares", "saves", "clicks",
                        "video_views")
-# follower_count is "total number of NEW followers each day" (Meta's metric table), not the total: followers come
-# from the IG User node's followers_count (a count as of now), never from this series.
-ACCOUNT_TIME_SERIES = {"reach": "reach"}
+# follower_count is "total number of NEW followers each day" (Meta's metric table), not the total: it lands as
+# new_followers; followers (the total) come from the IG User node's followers_count (a count as of now).
+ACCOUNT_TIME_SERIES = {"follower_count": "new_followers", "reach": "reach"}
 ACCOUNT_TOTAL_VALUE = {"views": "views", "profile_views": "profile_views"}
 USER_FIELDS = ("followers_count", "media_count", "username", "name", "biography", "profile_picture_url", "website",
                "follows_count", "ig_id")
-ACCOUNT_COLUMNS = ("followers", "impressions", "views", "reach", "profile_views", "page_views")
+ACCOUNT_COLUMNS = ("followers", "new_followers", "impressions", "views", "reach", "profile_views", "page_views")
 DEMOGRAPHIC_BREAKDOWNS = ("age", "gender", "country")
 CONTENT_TYPES = {("IMAGE", "FEED"): "image", ("VIDEO", "REELS"): "reel", ("VIDEO", "FEED"): "video",
                  ("CAROUSEL_ALBUM", "FEED"): "carousel", ("IMAGE", "STORY"): "story", ("VIDEO", "STORY"): "story"}

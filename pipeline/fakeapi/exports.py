@@ -21,15 +21,15 @@ LISTENING_ACCOUNT = "acme"
 
 
 def linkedin_followers_csv(account: str, since: date, until: date) -> str:
-    """LinkedIn page "Followers" export: one row per day, ``MM/DD/YYYY``, counts like ``"10,250"``."""
+    """LinkedIn page "Followers" export: one row per day, ``MM/DD/YYYY``, counts like ``"1,250"``; every column is
+    the day's NEW followers (Total = Sponsored + Organic + Auto-invited), as LinkedIn's export has them."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["Date", "Sponsored followers", "Organic followers", "Auto-invited followers", "Total followers"])
     for day in data.days(since, until):
         gained = data.followers("linkedin", account, day) - data.followers("linkedin", account, day - timedelta(1))
         sponsored = max(gained, 0) // 10
-        writer.writerow([f"{day:%m/%d/%Y}", sponsored, f"{max(gained, 0) - sponsored:,}", 0,
-                         f"{data.followers('linkedin', account, day):,}"])
+        writer.writerow([f"{day:%m/%d/%Y}", sponsored, f"{max(gained, 0) - sponsored:,}", 0, f"{max(gained, 0):,}"])
     return "\ufeff" + out.getvalue()
 
 

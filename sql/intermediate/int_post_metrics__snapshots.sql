@@ -4,9 +4,9 @@
 -- value, a decrease gains 0 and is listed in decreased_metrics. Sum new_* over days, never the lifetime columns.
 -- incremental_key: platform, account_id, post_id
 -- affected_keys: select distinct platform, account_id, post_id from intermediate.int_post_metrics__unioned
---     where (platform, partition_date) in (select platform, date from _changed)
+--     where (source_platform, partition_date) in (select platform, date from _changed)
 --     union
---     select platform, account_id, post_id from ({% for snapshots in staging_relations('post_metrics') %}select platform, account_id, post_id from replaced_rows({{ snapshots }}){{ ' union all ' if not loop.last }}{% endfor %})
+--     select {{ network_of('platform', 'account_id') }}, {{ account_of('platform', 'account_id') }}, post_id from ({% for snapshots in staging_relations('post_metrics') %}select platform, account_id, post_id from replaced_rows({{ snapshots }}){{ ' union all ' if not loop.last }}{% endfor %})
 -- key_filtered_inputs: intermediate.int_post_metrics__unioned
 -- column impressions: lifetime impressions (or views where the platform reports no impressions) as of this pull
 -- column engagements: lifetime likes + comments + shares + saves as of this pull (a missing counter as 0)

@@ -9,7 +9,7 @@
 --           select platform, date from intermediate.int_account_daily__unioned
 --           where (source_platform, partition_date) in (select platform, date from _changed)
 --           union
---           select platform, created_date from ({% for posts in staging_relations('post') %}select platform, created_date from replaced_rows({{ posts }}){{ ' union all ' if not loop.last }}{% endfor %}))
+--           select {{ network_of('platform', 'account_id') }}, created_date from ({% for posts in staging_relations('post') %}select platform, account_id, created_date from replaced_rows({{ posts }}){{ ' union all ' if not loop.last }}{% endfor %}))
 --     cross join range(-1, 2) as shifts(shift)
 --     union
 --     select distinct platform, date from replaced_rows(intermediate.int_post_metrics__snapshots)
@@ -17,6 +17,7 @@
 -- key_filtered_since: partition_date >= select min(date) from _affected
 -- since_filtered_inputs: intermediate.int_account_daily__unioned.date - 1, intermediate.int_posts__unioned.created_date
 -- column followers: followers at the end of the native day
+-- column new_followers: follows gained that day as the platform reports them (gross: unfollows not subtracted)
 -- column followers_previous_day: followers at the end of the previous native day (NULL when that day is missing)
 -- column net_new_followers: followers - followers_previous_day
 -- column audience_growth_rate: net_new_followers / followers_previous_day x 100
@@ -87,6 +88,7 @@ joined as (
         coalesce(account_days.report_timezone, activity_per_day.report_timezone,
                  posts_per_day.report_timezone) as report_timezone,
         account_days.followers,
+        account_days.new_followers,
         previous_day.followers as followers_previous_day,
         account_days.impressions,
         account_days.views,
@@ -125,6 +127,7 @@ final as (
         date,
         report_timezone,
         followers,
+        new_followers,
         followers_previous_day,
         followers - followers_previous_day as net_new_followers,
         (followers - followers_previous_day) * 100.0 / nullif(followers_previous_day, 0) as audience_growth_rate,

@@ -4,7 +4,7 @@
 -- affected_keys: select platform, account_id, post_id from replaced_rows(intermediate.int_post_metrics__snapshots)
 --     union
 --     select platform, account_id, post_id from intermediate.int_posts__unioned
---     where (platform, partition_date) in (select platform, date from _changed)
+--     where (source_platform, partition_date) in (select platform, date from _changed)
 --        or (platform, created_date) in (select platform, date from _changed)
 --        or (platform, created_date) in (select platform, date from intermediate.int_account_daily__unioned
 --                                        where (source_platform, partition_date) in (select * from _changed))

@@ -104,13 +104,14 @@ def test_account_daily_from_time_series_total_value_and_the_followers_count_fiel
     connector.clock = lambda: datetime(2024, 1, 15, 9, tzinfo=UTC)      # pulled right after 2024-01-14 ended
     rows = connector.account_daily("222222222222222", date(2024, 1, 14), date(2024, 1, 15))
     # end_time 2024-01-15T07:00:00+0000 = end of Pacific day 2024-01-14. follower_count is NEW followers per day
-    # (Meta's metric table), so it is not requested: followers = the node's followers_count now (64363), dated
-    # the day before the pull. The total_value recording answers `reach` (not views/profile_views, which we asked
-    # for), so those stay None.
-    assert rows == [{"date": date(2024, 1, 14), "followers": 64363, "impressions": None, "views": None,
-                     "reach": 500, "profile_views": None, "page_views": None, "quarantine_reason": None}]
+    # (Meta's metric table): new_followers 1000; followers = the node's followers_count now (64363), dated the day
+    # before the pull. The total_value recording answers `reach` (not views/profile_views, which we asked for),
+    # so those stay None.
+    assert rows == [{"date": date(2024, 1, 14), "followers": 64363, "new_followers": 1000, "impressions": None,
+                     "views": None, "reach": 500, "profile_views": None, "page_views": None,
+                     "quarantine_reason": None}]
     series, total, node = (entry[0].args for entry in httpserver.log)
-    assert series["metric"] == "reach" and series["period"] == "day" and "metric_type" not in series
+    assert series["metric"] == "follower_count,reach" and series["period"] == "day" and "metric_type" not in series
     assert total["metric"] == "views,profile_views" and total["metric_type"] == "total_value"
     assert (total["since"], total["until"]) == ("2024-01-14", "2024-01-15")     # one day at a time
     assert node["fields"] == "followers_count"

@@ -150,7 +150,7 @@ def test_account_daily_is_a_snapshot_dated_the_day_before_the_pull(httpserver):
     rows = tiktok.fetch("account_daily", "tt_brand", date(2026, 11, 20), date(2026, 11, 26)).to_pylist()
     assert [{k: v for k, v in row.items() if k not in ("platform", "account_id", "schema_version")}
             for row in rows] == [{"date": date(2026, 11, 24), "report_timezone": "UTC", "followers": None,
-                                  "impressions": None, "views": None, "reach": None, "profile_views": None,
+                                  "new_followers": None, "impressions": None, "views": None, "reach": None, "profile_views": None,
                                   "page_views": None, "quarantine_reason": None}]
     assert not tiktok.schema_drift                                 # avatar_url / union_id are documented
     assert sent(httpserver) == [("GET", "/v2/user/info/", {"fields": USER_FIELDS}, None)]

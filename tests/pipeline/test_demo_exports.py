@@ -26,4 +26,7 @@ def test_demo_exports_land_through_the_file_drop_source_and_match_the_api(settin
     assert not any(settings.inbox_dir.iterdir())                          # archived, nothing left behind
     landed = pq.read_table(settings.raw_dir / "platform=files/entity=account_daily/dt=2026-11-23"
                            / "linkedin.li_careers.parquet").to_pylist()
-    assert [row["followers"] for row in landed] == [data.followers("linkedin", "li_careers", date(2026, 11, 23))]
+    # LinkedIn's "Total followers" is the day's new followers, not the count: new_followers, never followers
+    gained = data.followers("linkedin", "li_careers", date(2026, 11, 23)) - \
+        data.followers("linkedin", "li_careers", date(2026, 11, 22))
+    assert [(row["followers"], row["new_followers"]) for row in landed] == [(None, max(gained, 0))]

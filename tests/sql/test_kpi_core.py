@@ -162,3 +162,27 @@ def test_file_drops_become_rows_of_their_network_and_api_rows_win(settings, quer
 def built_rows(query):
     return query("select date::varchar, followers, net_new_followers from audit.kpi_daily_account "
                  "where platform = 'linkedin' and account_id = 'li_brand' order by date")
+
+
+def test_post_exports_become_posts_of_their_network_and_the_api_wins_a_shared_key(settings, query):
+    # a Meta Business Suite export of ig1 (landed as platform 'files', account 'instagram.ig1'): posts e1 and p1,
+    # lifetime values as of the export day 04-03; the API has p1 too (created and pulled on 04-03 as well)
+    land(settings, "files", "post", "2026-04-01", "instagram.ig1", [
+        dict(post_id="e1", created_at=ts("2026-04-01T05:00"), content_type="image"),   # 22:00 Pacific on 03-31
+        dict(post_id="p1", created_at=ts("2026-04-01T18:00"), content_type="image", caption="from the export")])
+    land(settings, "files", "post_metrics", "2026-04-03", "instagram.ig1", [
+        dict(post_id="e1", views=500, reach=400, likes=30, comments=3),
+        dict(post_id="p1", views=900, reach=700, likes=50, comments=5)])
+    land(settings, "instagram", "post", "2026-04-01", "ig1", [
+        dict(post_id="p1", created_at=ts("2026-04-01T18:00"), content_type="image", caption="from the API")])
+    land(settings, "instagram", "post_metrics", "2026-04-03", "ig1", [
+        dict(post_id="p1", views=950, reach=720, likes=55, comments=6)])
+    run_transform(settings)
+    assert query("select post_id, source_platform, created_date::varchar, report_timezone, caption "
+                 "from intermediate.int_posts__unioned where account_id = 'ig1' order by post_id") == [
+        ("e1", "files", "2026-03-31", "America/Los_Angeles", None),     # the network's native day, not UTC's
+        ("p1", "instagram", "2026-04-01", "America/Los_Angeles", "from the API")]
+    # e1: the export's lifetime values (30 + 3); p1: the API snapshot of the same day wins (55 + 6)
+    assert query("select platform, post_id, likes, engagements, snapshots from audit.kpi_post "
+                 "where account_id = 'ig1' order by post_id") == [
+        ("instagram", "e1", 30, 33, 1), ("instagram", "p1", 55, 61, 1)]

@@ -24,9 +24,10 @@ def staging_models(sql_dir: Path) -> dict[str, transform.Model]:
 
 def test_rendered_staging_models_are_exactly_the_raw_entities():
     models = staging_models(SQL_DIR)
-    # 6 API platforms x 8 common entities + facebook support + ga4 web sessions + 2 file-drop entities
+    # 6 API platforms x 8 common entities + facebook support + ga4 web sessions + 4 file-drop entities
+    # (account_daily, mentions, post, post_metrics)
     expected = {f"staging.stg_{p}__{e}" for p, e in raw_entities()}
-    assert len(expected) == 6 * 8 + 2 + 2 == 52
+    assert len(expected) == 6 * 8 + 2 + 4 == 54
     assert set(models) == expected
     assert models["staging.stg_x__post_metrics"].source == "templates/stg_platform__post_metrics.sql for x"
     # only the two single-platform entities are concrete files; the rest come from entity templates

@@ -18,6 +18,7 @@ final as (
         date,
         coalesce(report_timezone, '{{ timezone }}') as report_timezone,
         followers,
+        new_followers,
         impressions,
         views,
         reach,
