@@ -4,7 +4,9 @@ HTTP policy (one ``requests.Session`` per connector):
 - ``urllib3.util.Retry`` on an ``HTTPAdapter``: exponential backoff on connection errors and 5xx,
   and on 429 it sleeps for the ``Retry-After`` the server sent (``backoff_factor`` stays tiny in tests), unless
   that is above ``HttpPolicy.retry_after_cap`` (60 s): then it fails at once and Airflow retries the task later;
-- a timeout on every call;
+- a timeout on every socket read, and an overall ``HttpPolicy.deadline`` per call (the body included: a server
+  dripping bytes is cut off); bodies are streamed and refused past ``HttpPolicy.max_response_bytes``, never
+  buffered whole;
 - throttling: when ``X-App-Usage`` (Meta) or ``x-rate-limit-remaining`` (X) says the app is at or above
   ``usage_threshold`` percent of its limit, pause ``throttle_pause`` seconds before the next call.
 Errors are :class:`ConnectorError` subclasses whose messages name the platform, the connection, the account and
@@ -35,7 +37,14 @@ from urllib.parse import parse_qsl, urlsplit
 import pyarrow as pa
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import InvalidHeader, MaxRetryError, ResponseError
+from urllib3.exceptions import (
+    DecodeError,
+    InvalidHeader,
+    MaxRetryError,
+    ProtocolError,
+    ReadTimeoutError,
+    ResponseError,
+)
 from urllib3.util import Retry
 
 from pipeline.credentials import Credentials
@@ -122,7 +131,15 @@ class HttpPolicy:
     # backoff_factor * 2**n seconds (or what the platform asked for, up to retry_after_cap) between tries.
     rate_limit_retries: int = 4
     max_pages: int = 1_000            # one listing never reads more pages than this (a loop guard)
+    # A body is streamed and refused once it passes this many bytes (a declared Content-Length above it is refused
+    # before reading): at most the cap plus one chunk is ever held in memory.
     max_response_bytes: int = 50 * 1024 * 1024
+    # One call, from sending the request to the last byte of the body (urllib3's retries included), must finish
+    # within this many seconds; ``timeout`` still bounds every single socket read.
+    deadline: float = 120.0
+    # This many pages in a row without records but with a next cursor are a pagination loop (an API handing out
+    # fresh cursors over nothing); a last page without a cursor is never counted.
+    max_empty_pages: int = 3
 
 
 @dataclass(frozen=True)
@@ -471,9 +488,12 @@ class Connector:
         url = f"{self.credentials.base_url}{path}"
         endpoint = path.split("?", 1)[0]      # for messages: the query (ids, Rest.li lists) stays out
         headers = self.extra_headers or None
+        deadline = time.monotonic() + self.policy.deadline
         try:
+            # stream=True: urllib3's status retries still happen first (they need only the headers); the body is
+            # read below, chunk by chunk, under the size cap and the deadline
             response = self.session.request(method, url, params=params, json=body, headers=headers,
-                                            timeout=self.policy.timeout)
+                                            timeout=min(self.policy.timeout, self.policy.deadline), stream=True)
         except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
             raise MalformedResponseError(self.failure(
                 f"truncated response body from {method} {endpoint} ({type(exc).__name__})")) from None
@@ -483,11 +503,11 @@ class Connector:
         except requests.exceptions.ConnectionError as exc:
             raise ConnectorError(self.failure(f"cannot reach {self.credentials.base_url} after "
                                               f"{self.policy.retries} retries ({type(exc).__name__})")) from None
+        try:
+            content = self._read_body(response, method, endpoint, deadline)
+        finally:
+            response.close()      # a fully read body returns the connection to the pool; a partial one drops it
         self._throttle(response.headers)
-        if len(response.content) > self.policy.max_response_bytes:
-            raise MalformedResponseError(self.failure(
-                f"response from {method} {path} is {len(response.content)} bytes, above the "
-                f"{self.policy.max_response_bytes}-byte cap"))
         if response.status_code >= 400:
             raise self._http_error(response, method, path)
         try:
@@ -495,20 +515,78 @@ class Connector:
         except ValueError:
             kind = response.headers.get("Content-Type", "no content type")
             raise MalformedResponseError(self.failure(
-                f"response from {method} {endpoint} is not JSON ({kind}, {len(response.content)} bytes)")) from None
+                f"response from {method} {endpoint} is not JSON ({kind}, {len(content)} bytes)")) from None
         if not isinstance(payload, dict):
             raise MalformedResponseError(self.failure(f"response from {method} {endpoint} is not a JSON object"))
         return payload
+
+    _READ_CHUNK: ClassVar[int] = 64 * 1024
+
+    def _read_body(self, response: requests.Response, method: str, endpoint: str, deadline: float) -> bytes:
+        """The body of a streamed ``response``, read chunk by chunk: refused as soon as it passes
+        ``HttpPolicy.max_response_bytes`` (never more than the cap plus one chunk in memory) or when the call is
+        still reading at its deadline. Sets the body as the response's content (``.json()``, ``.content``)."""
+        cap = self.policy.max_response_bytes
+
+        def too_big() -> MalformedResponseError:
+            return MalformedResponseError(self.failure(
+                f"response from {method} {endpoint} exceeds the {cap}-byte cap; stopped reading it: ask for smaller "
+                "pages (HttpPolicy.page_size) or raise HttpPolicy.max_response_bytes"))
+
+        def too_slow() -> ConnectorError:
+            return ConnectorError(self.failure(
+                f"{method} {endpoint} did not finish within {self.policy.deadline:g} s (the server is sending too "
+                "slowly); retry later, or raise HttpPolicy.deadline if this API is known to be slow"))
+
+        declared = response.headers.get("Content-Length", "")
+        if declared.strip().isdigit() and int(declared) > cap:
+            raise too_big()
+        raw = response.raw
+        data = bytearray()
+        while True:
+            # a silent server is cut off at the deadline, not one per-read timeout later
+            self._limit_read_wait(raw, min(self.policy.timeout, max(deadline - time.monotonic(), 0.01)))
+            try:
+                chunk = raw.read1(self._READ_CHUNK)     # returns what one socket read brings: a drip is seen
+            except ReadTimeoutError:
+                if time.monotonic() >= deadline:
+                    raise too_slow() from None
+                raise ConnectorError(self.failure(f"{method} {endpoint} timed out after {self.policy.timeout} s "
+                                                  "while reading the response body; retry later")) from None
+            except (ProtocolError, DecodeError) as exc:
+                raise MalformedResponseError(self.failure(
+                    f"truncated response body from {method} {endpoint} ({type(exc).__name__})")) from None
+            if not chunk:
+                break
+            data += chunk
+            if len(data) > cap:
+                raise too_big()
+            # past the deadline with more still to come (unknown for a chunked body): too slow
+            if time.monotonic() > deadline and raw.length_remaining != 0:
+                raise too_slow()
+        content = bytes(data)
+        response._content = content
+        response._content_consumed = True
+        return content
+
+    @staticmethod
+    def _limit_read_wait(raw: Any, seconds: float) -> None:
+        """Bound the next socket read of a streamed response (the connection is None once the body is done)."""
+        sock = getattr(getattr(raw, "connection", None), "sock", None)
+        if sock is not None:
+            sock.settimeout(seconds)
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         return self.request("GET", path, params=params)
 
     def pages(self, method: str, path: str, paging: Paging, *, params: dict[str, Any] | None = None,
               body: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
-        """Yield each page's payload; stop on the last page, raise on a loop (same cursor or page twice)."""
+        """Yield each page's payload; stop on the last page, raise on a loop (same cursor or page twice, or
+        ``HttpPolicy.max_empty_pages`` pages in a row without records but with a next cursor)."""
         params, body = dict(params or {}), (dict(body) if body is not None else None)
         seen_cursors: set[str] = set()
         seen_pages: set[str] = set()
+        empty_in_a_row = 0
         endpoint = path.split("?", 1)[0]
         for _ in range(self.policy.max_pages):
             page = self.request(method, path, params=params, body=body)
@@ -518,6 +596,11 @@ class Connector:
             except (KeyError, TypeError, ValueError) as exc:
                 raise MalformedResponseError(self.failure(
                     f"page from {method} {endpoint} lacks its paging envelope ({exc})")) from None
+            empty_in_a_row = 0 if records or cursor is None else empty_in_a_row + 1
+            if empty_in_a_row >= self.policy.max_empty_pages:
+                raise PaginationLoopError(self.failure(
+                    f"pagination loop on {method} {endpoint}: it returned {empty_in_a_row} empty pages in a row "
+                    "with fresh cursors; stopping (HttpPolicy.max_empty_pages); retry later"))
             fingerprint = hashlib.sha256(json.dumps(records, sort_keys=True).encode()).hexdigest()
             if records and fingerprint in seen_pages:
                 raise PaginationLoopError(self.failure(f"pagination loop on {method} {endpoint}: "

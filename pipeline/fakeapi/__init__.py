@@ -24,6 +24,9 @@ rules and the number of requests seen. Kinds:
   ``negative_count``     a count in every record becomes -5
   ``non_numeric_count``  a count in every record becomes "n/a"
   ``near_limit``         usage headers (``X-App-Usage``, ``x-rate-limit-remaining``) near the limit
+  ``huge_body``          the real reply padded with whitespace to 5 MiB, chunked (no Content-Length)
+  ``slow_drip``          the real reply, one byte every 0.2 s
+  ``empty_pages``        a listing page without its records; its next cursor is the usual (fresh) one
 
 Run in the foreground: ``python -m pipeline.fakeapi --port 8765``.
 """

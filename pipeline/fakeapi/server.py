@@ -11,6 +11,7 @@ import copy
 import json
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -28,7 +29,12 @@ FAULT_KINDS = (
     "negative_count",                 # a count in every record becomes -5
     "non_numeric_count",              # a count in every record becomes "n/a"
     "near_limit",                     # usage headers say the app is close to its rate limit
+    "huge_body",                      # the real reply padded with whitespace to HUGE_BODY_BYTES, sent chunked
+    "slow_drip",                      # the real reply, one byte every DRIP_INTERVAL seconds
+    "empty_pages",                    # a listing page with no records, its next cursor as usual (fresh)
 )
+HUGE_BODY_BYTES = 5 * 1024 * 1024     # what a huge_body reply sends in all (no Content-Length: the client must count)
+DRIP_INTERVAL = 0.2                   # seconds between the bytes of a slow_drip reply
 
 
 class ApiError(Exception):
@@ -165,6 +171,8 @@ def apply_record_fault(reply: Reply, fault: str) -> None:
             _set_path(record, reply.count_path, -5)
         elif fault == "non_numeric_count" and reply.count_path:
             _set_path(record, reply.count_path, "n/a")
+    if fault == "empty_pages":
+        reply.records.clear()       # the page's own list (payload and records share it); paging stays as it was
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -200,6 +208,41 @@ class Handler(BaseHTTPRequestHandler):
     def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None, **kwargs: Any) -> None:
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         self._send(status, body, headers or {}, **kwargs)
+
+    def _send_huge(self, body: bytes, headers: dict[str, str]) -> None:
+        """``body`` then whitespace (still valid JSON) up to HUGE_BODY_BYTES, chunked in 64 KiB pieces, written
+        lazily: a client that stops reading and closes ends it."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Transfer-Encoding", "chunked")
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        piece = 64 * 1024
+        total = max(HUGE_BODY_BYTES, len(body))
+        chunks = (body[i:i + piece] + b" " * (min(piece, total - i) - len(body[i:i + piece]))
+                  for i in range(0, total, piece))
+        try:
+            for chunk in chunks:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def _send_drip(self, body: bytes, headers: dict[str, str]) -> None:
+        """``body`` with its Content-Length, one byte every DRIP_INTERVAL seconds; a client that closes ends it."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        try:
+            for i in range(len(body)):
+                self.wfile.write(body[i:i + 1])
+                time.sleep(DRIP_INTERVAL)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
 
     def _read_body(self) -> dict[str, Any]:
         length = int(self.headers.get("Content-Length") or 0)
@@ -255,6 +298,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         if kind:
             apply_record_fault(reply, kind)
+        if kind in ("huge_body", "slow_drip"):
+            body = json.dumps(reply.payload, ensure_ascii=False, separators=(",", ":")).encode()
+            (self._send_huge if kind == "huge_body" else self._send_drip)(body, style.usage_headers(False))
+            return
         self._json(200, reply.payload, style.usage_headers(kind == "near_limit"), truncate=kind == "truncated")
 
     def _control(self, method: str, body: dict[str, Any]) -> None:
