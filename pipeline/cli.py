@@ -70,7 +70,10 @@ def _echo_goal_report(settings, as_of=None) -> None:
 @click.option("--platform", "platform", required=True, help="A source in sources.yml, e.g. instagram.")
 @click.option("--since", type=DATE, default=None, help="First day (YYYY-MM-DD); default: the stored cursor.")
 @click.option("--until", type=DATE, default=None, help="Day after the last one (YYYY-MM-DD); default: today.")
-def ingest(platform: str, since: dt.datetime | None, until: dt.datetime | None) -> None:
+@click.option("--allow-emptying", is_flag=True, default=False,
+              help="Let a pull with no rows empty a day that had rows (the platform really deleted them); "
+                   "without it such a day is kept and listed in the summary's kept_days.")
+def ingest(platform: str, since: dt.datetime | None, until: dt.datetime | None, allow_emptying: bool) -> None:
     """Pull one source's accounts for [since, until) and land them as Parquet."""
     from pipeline.runtime import load_source_specs
 
@@ -95,7 +98,7 @@ def ingest(platform: str, since: dt.datetime | None, until: dt.datetime | None) 
         raise click.ClickException(str(exc)) from exc
     try:
         summaries = ingest_source(platform, until=until_day, since=since_day, settings=settings,
-                                  credentials=credentials)
+                                  credentials=credentials, allow_emptying=allow_emptying)
     except IngestError as exc:      # every account was tried; the ones that landed are reported first
         _echo_json(exc.summaries)
         if _debugging():

@@ -149,13 +149,17 @@ def record_schema_drift(settings: Settings, platform: str, account_id: str, conn
 
 def ingest_account(platform: str, account_id: str, *, until: date | str, settings: Settings,
                    credentials: Credentials, since: date | str | None = None,
-                   policy: HttpPolicy | None = None, pulled_at: datetime | None = None) -> dict[str, Any]:
+                   policy: HttpPolicy | None = None, pulled_at: datetime | None = None,
+                   allow_emptying: bool = False) -> dict[str, Any]:
     """Fetch every configured entity of one account for the window and land it; move the cursor.
 
     Returns ``{platform, account_id, since, until, rows: {entity: n}, quarantined: {entity: n},
-    partitions, cursor, backfill, snapshot, schema_drift}`` (JSON-serialisable; it becomes the Asset event
-    ``extra``); ``[since, until)`` covers every windowed partition that was (re)landed; ``snapshot`` says which
-    pull day the lifetime post metrics landed in (``pulled_at``: now unless given).
+    partitions, cursor, backfill, snapshot, schema_drift, kept_days}`` (JSON-serialisable; it becomes the Asset
+    event ``extra``); ``[since, until)`` covers every windowed partition that was (re)landed; ``snapshot`` says
+    which pull day the lifetime post metrics landed in (``pulled_at``: now unless given). ``kept_days`` (only
+    when there are some) = ``{entity: {day: reason}}``, the days that had rows and for which the pull returned
+    none: they are kept, not landed (``allow_emptying=True`` empties them; see :func:`land_window`); the
+    cursor still moves, as the other days landed.
     """
     source = source_for(platform, settings.sources_file)
     if account_id not in source.accounts:
@@ -189,7 +193,10 @@ def ingest_account(platform: str, account_id: str, *, until: date | str, setting
                 if window_end > until:
                     table = posts_before_native_day(table, platform, until)
                 landed = land_window(table, platform=platform, entity=entity, account_id=account_id,
-                                     since=window_start, until=window_end, settings=settings)
+                                     since=window_start, until=window_end, settings=settings,
+                                     allow_emptying=allow_emptying)
+                if landed.kept_days:
+                    summary.setdefault("kept_days", {})[entity] = landed.kept_days
                 summary["rows"][entity] = sum(p.rows for p in landed)
                 summary["quarantined"][entity] = sum(p.quarantined for p in landed)
                 summary["partitions"] += len(landed)
@@ -210,15 +217,18 @@ def ingest_account(platform: str, account_id: str, *, until: date | str, setting
     high_water_mark = max(cursor, until) if cursor else until
     write_cursor(settings, platform, account_id, high_water_mark)
     summary["cursor"] = high_water_mark.isoformat()
-    log.info("%s/%s: landed %s rows in %s partitions for [%s, %s)", platform, account_id,
-             sum(summary["rows"].values()), summary["partitions"], summary["since"], summary["until"])
+    log.info("%s/%s: landed %s rows in %s partitions for [%s, %s)%s", platform, account_id,
+             sum(summary["rows"].values()), summary["partitions"], summary["since"], summary["until"],
+             "".join(f"; kept {entity} day(s) {', '.join(days)} (the pull had no rows for them)"
+                     for entity, days in summary.get("kept_days", {}).items()))
     return summary
 
 
 def ingest_source(platform: str, *, until: date | str, settings: Settings, credentials: Credentials,
                   since: date | str | None = None, policy: HttpPolicy | None = None,
-                  pulled_at: datetime | None = None) -> list[dict[str, Any]]:
-    """Ingest every account of a source; a failing account does not stop the others.
+                  pulled_at: datetime | None = None, allow_emptying: bool = False) -> list[dict[str, Any]]:
+    """Ingest every account of a source; a failing account does not stop the others
+    (``allow_emptying``: see :func:`ingest_account`).
 
     Raises :class:`IngestError` naming the failed accounts after the others have landed.
     """
@@ -228,7 +238,7 @@ def ingest_source(platform: str, *, until: date | str, settings: Settings, crede
         try:
             summaries.append(ingest_account(platform, account_id, until=until, settings=settings,
                                             credentials=credentials, since=since, policy=policy,
-                                            pulled_at=pulled_at))
+                                            pulled_at=pulled_at, allow_emptying=allow_emptying))
         except Exception as exc:   # noqa: BLE001 - finish the other accounts first, then report
             failures[account_id] = f"{type(exc).__name__}: {exc}"
             log.error("%s/%s failed: %s", platform, account_id, failures[account_id])

@@ -9,11 +9,15 @@ Layout (see docs/ARCHITECTURE.md)::
 Rules:
 - the table must match the canonical schema column by column (a clear error names the column);
 - every day of ``[since, until)`` gets a raw file (empty when the day had no rows), so landing a
-  window again replaces exactly that window and never duplicates;
+  window again replaces exactly that window and never duplicates; except that a pull with no row at all
+  for a day whose partition holds rows keeps that partition ("the API returned nothing" is not "the
+  value is zero"; the ledger records why) unless ``allow_emptying`` says the platform really deleted them;
 - rows with a null key, a negative or non-numeric count (``quarantine_reason`` set by the
   connector) go to quarantine, never silently dropped;
-- each file is written to a temp file in the same folder and ``os.replace``d into place, so a crash
-  leaves the previous partition or the new one, never half a file;
+- each file is written to a temp file ``.<name>.<uuid32>.tmp`` in the same folder and ``os.replace``d into
+  place, so a crash leaves the previous partition or the new one, never half a file; a temp file a killed
+  process left behind is removed by the next write of that file (and by the next landing of its partition);
+  readers glob ``*.parquet``, so they never see one;
 - same rows -> same bytes: rows sorted by the entity key (then every column), fixed writer options,
   no wall-clock values anywhere.
 """
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import uuid
@@ -37,6 +42,8 @@ import pyarrow.parquet as pq
 
 from pipeline.schemas import SCHEMA_VERSION, schema_for
 from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
 
 QUARANTINE_COLUMN = "quarantine_reason"
 
@@ -79,6 +86,15 @@ class LandedPartition:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class LandedWindow(list):
+    """The partitions :func:`land_window` landed (a list of :class:`LandedPartition`), plus ``kept_days``:
+    ``{day: reason}`` for the days whose existing rows were kept because the pull had none for them."""
+
+    def __init__(self, partitions: list[LandedPartition] = (), kept_days: dict[str, str] | None = None):
+        super().__init__(partitions)
+        self.kept_days: dict[str, str] = dict(kept_days or {})
 
 
 def _check_name(kind: str, value: str) -> str:
@@ -151,20 +167,54 @@ def sort_rows(table: pa.Table, entity: str) -> pa.Table:
     return table.sort_by([(name, "ascending") for name in keys]) if table.num_rows else table
 
 
+def sweep_temp_files(path: Path) -> list[str]:
+    """Remove the temp files ``.<name>.<uuid32>.tmp`` a killed writer of ``path`` left in its folder.
+
+    Only that exact target's temp names match (account ``a`` never sweeps account ``a.b``'s). One process
+    lands one account/entity/day at a time, so a temp file of the target is an orphan by the time we write
+    it again (and if a concurrent writer's temp is swept, its write is retried: see :func:`_atomic_write`).
+    Returns the names removed."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[0-9a-f]{{32}}\.tmp")
+    removed = []
+    try:
+        entries = list(os.scandir(path.parent))
+    except FileNotFoundError:
+        return removed
+    for entry in entries:
+        if entry.name.endswith(".tmp") and pattern.fullmatch(entry.name):
+            try:
+                os.unlink(entry.path)
+            except FileNotFoundError:
+                continue
+            removed.append(entry.name)
+    if removed:
+        log.info("removed %d temp file(s) a killed writer left next to %s: %s", len(removed), path,
+                 ", ".join(sorted(removed)))
+    return removed
+
+
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Write through a temp file in the same folder, then rename: readers never see half a file.
 
     No fsync: a killed process leaves the old file or the new one (rename is atomic), and a
-    re-run lands the same bytes; fsync per file would double the landing time of the demo.
+    re-run lands the same bytes; fsync per file would double the landing time of the demo. A temp file a
+    killed writer left for this target is swept first.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        write(temp)
-        os.replace(temp, path)
-    finally:
-        if temp.exists():
-            temp.unlink()
+    sweep_temp_files(path)
+    for attempt in (1, 2):
+        temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            write(temp)
+            os.replace(temp, path)
+            return
+        except FileNotFoundError:
+            if attempt == 2 or temp.exists() or not path.parent.is_dir():
+                raise
+            # a concurrent writer of the same target swept our temp file as an orphan: write it again
+        finally:
+            if temp.exists():
+                temp.unlink()
 
 
 def write_parquet(table: pa.Table, path: Path) -> str:
@@ -182,14 +232,54 @@ def _window_days(since: date, until: date) -> list[date]:
     return [since + timedelta(days=n) for n in range((until - since).days)]
 
 
+def _existing_rows(path: Path) -> int:
+    """Rows of a landed partition (its footer only); 0 when there is none or it cannot be read."""
+    try:
+        return pq.read_metadata(path).num_rows
+    except (OSError, ValueError, pa.ArrowException):
+        return 0
+
+
+def kept_reason(platform: str, day: date, rows: int) -> str:
+    """Why a day's partition was kept, with the command that really empties it (one line)."""
+    return (f"the pull returned no rows for a day that had {rows}; kept (if {platform} really deleted them, "
+            f"re-land the day with goalpost ingest --platform {platform} --since {day.isoformat()} "
+            f"--until {(day + timedelta(days=1)).isoformat()} --allow-emptying, or "
+            f"land_window/ingest_account(..., allow_emptying=True))")
+
+
+def _keep_partition(settings: Settings, platform: str, entity: str, account_id: str, day: date, raw_path: Path,
+                    rows: int) -> str:
+    """Leave the day's raw/quarantine files as they are; record in its ledger entry why; log a warning."""
+    reason = kept_reason(platform, day, rows)
+    ledger_path = partition_path(settings.lake_dir / "_ledger", platform, entity, day, account_id, ".json")
+    try:
+        entry = json.loads(ledger_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        entry = None
+    if not isinstance(entry, dict):          # no (readable) ledger entry: describe the kept file itself
+        entry = {**LandedPartition(platform, entity, account_id, day.isoformat(),
+                                   raw_path.relative_to(settings.lake_dir).as_posix(), rows, 0,
+                                   hashlib.sha256(raw_path.read_bytes()).hexdigest()).to_dict(),
+                 "schema_version": SCHEMA_VERSION}
+    write_json({**entry, "kept_reason": reason}, ledger_path)
+    log.warning("%s/%s/%s dt=%s: %s", platform, entity, account_id, day.isoformat(), reason)
+    return reason
+
+
 def land_window(table: pa.Table, *, platform: str, entity: str, account_id: str, since: date, until: date,
                 settings: Settings, only_days_with_rows: bool = False,
-                ledger: dict[str, Any] | None = None) -> list[LandedPartition]:
+                ledger: dict[str, Any] | None = None, allow_emptying: bool = False) -> LandedWindow:
     """Land ``table`` (rows of one platform/entity/account) as one partition per day of ``[since, until)``.
 
     ``only_days_with_rows``: skip the days without a row (a dropped export spanning months touches only its days;
     an API window re-lands every day, empty ones included, so a day whose rows went away is emptied).
-    ``ledger``: extra facts recorded in each partition's ledger entry (the file, its format and encoding)."""
+    ``ledger``: extra facts recorded in each partition's ledger entry (the file, its format and encoding).
+    A day for which ``table`` has no row at all (neither clean nor quarantined) while its landed partition
+    holds rows is kept as it is unless ``allow_emptying``: "the API returned nothing" is not "the value is
+    zero" (rows of value 0 replace as usual). A kept day is not in the result (not landed); its reason is in
+    the result's ``kept_days``, in the day's ledger entry (``kept_reason``) and in a warning.
+    Temp files a killed landing left for the partitions of the window are removed first."""
     if since >= until:
         raise LandingError(f"{platform}/{entity}/{account_id}: empty window [{since}, {until})")
     table = validate_table(table, entity)
@@ -213,18 +303,27 @@ def land_window(table: pa.Table, *, platform: str, entity: str, account_id: str,
     bad = sort_rows(table.filter(bad_mask), entity).cast(quarantine_schema)
     good_days = partition_days(good, entity)
     bad_days = pc.fill_null(partition_days(bad, entity), since)   # a row without a day still lands somewhere
-    landed = []
+    landed = LandedWindow()
     days = _window_days(since, until)
+    with_rows = set(pc.unique(good_days).to_pylist()) | set(pc.unique(bad_days).to_pylist())
     if only_days_with_rows:
-        with_rows = set(pc.unique(good_days).to_pylist()) | set(pc.unique(bad_days).to_pylist())
         days = [day for day in days if day in with_rows]
     for day in days:
-        day_rows = good.filter(pc.equal(good_days, day))
         raw_path = partition_path(settings.lake_dir / "raw", platform, entity, day, account_id, ".parquet")
-        digest = write_parquet(day_rows, raw_path)
-        rejected = bad.filter(pc.equal(bad_days, day))
         quarantine_path = partition_path(settings.lake_dir / "quarantine", platform, entity, day, account_id,
                                          ".parquet")
+        for path in (raw_path, quarantine_path,
+                     partition_path(settings.lake_dir / "_ledger", platform, entity, day, account_id, ".json")):
+            sweep_temp_files(path)
+        if day not in with_rows and not allow_emptying:
+            existing = _existing_rows(raw_path)
+            if existing:
+                landed.kept_days[day.isoformat()] = _keep_partition(settings, platform, entity, account_id, day,
+                                                                    raw_path, existing)
+                continue
+        day_rows = good.filter(pc.equal(good_days, day))
+        digest = write_parquet(day_rows, raw_path)
+        rejected = bad.filter(pc.equal(bad_days, day))
         if rejected.num_rows:
             write_parquet(rejected, quarantine_path)
         elif quarantine_path.exists():
