@@ -220,13 +220,14 @@ def publish() -> None:
     """Copy the audited marts into the `marts` schema, if the latest validation passed this build."""
     import duckdb
 
-    from pipeline.transform import PublishRefused
+    from pipeline.serving import ServingError
+    from pipeline.transform import TransformError
     from pipeline.transform import publish as run_publish
 
     settings = _settings()
     try:
         result = run_publish(settings)
-    except PublishRefused as exc:
+    except (TransformError, ServingError) as exc:      # refused by the gate, warehouse busy, serving copy failed
         if _debugging():
             raise
         raise click.ClickException(str(exc)) from None
@@ -243,9 +244,16 @@ def publish() -> None:
 def snapshot(as_of: dt.datetime | None) -> None:
     """Evaluate every goal and upsert its progress snapshot."""
     from pipeline.emit import run_snapshots
+    from pipeline.serving import ServingError
+    from pipeline.transform import TransformError
 
     day = as_of.date() if as_of else dt.datetime.now(dt.timezone.utc).date()
-    _echo_json(run_snapshots(_settings(), as_of=day, run_id=f"cli__{day.isoformat()}"))
+    try:
+        _echo_json(run_snapshots(_settings(), as_of=day, run_id=f"cli__{day.isoformat()}"))
+    except (TransformError, ServingError) as exc:      # warehouse busy, serving copy failed
+        if _debugging():
+            raise
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command()

@@ -12,7 +12,8 @@
    (sha256 of goal_id|as_of|status), retrying with backoff through urllib3, through
    ``pipeline.webhooks`` (non-public destinations refused unless allowed in settings, redirects not
    followed, HMAC-signed when ``GOALPOST_WEBHOOK_SECRET`` is set). A failure or refusal is recorded
-   on the event and retried on the next run; it never fails the snapshot.
+   on the event and retried on the next run; it never fails the snapshot;
+4. refreshes the serving copy of ``marts`` (``pipeline.serving``) that analysts read.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline import webhooks
+from pipeline import serving, webhooks
 from pipeline.goals import GoalSnapshot, evaluate_goals, load_goals_file, rollup_objectives
 from pipeline.metrics import load_metrics
 from pipeline.settings import Settings
@@ -218,13 +219,12 @@ def deliver_events(con: Any, settings: Settings, *, backoff: float = 0.5) -> dic
 def run_snapshots(settings: Settings, *, as_of: date | str, run_id: str,
                   webhook_backoff: float = 0.5) -> dict[str, Any]:
     """Evaluate goals.yml for ``as_of`` and publish the snapshot (table, files, webhooks)."""
-    import duckdb
+    from pipeline.transform import connect
 
     day = _as_date(as_of)
     metrics = load_metrics(settings.metrics_file)
     goals_file = load_goals_file(settings.goals_file, metrics)
-    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(settings.warehouse_path))
+    con = connect(settings)             # waits (bounded) while another step holds the warehouse
     try:
         snapshots = evaluate_goals(con, goals_file.goals, metrics, day,
                                    achievable_factor=goals_file.achievable_factor)
@@ -236,6 +236,8 @@ def run_snapshots(settings: Settings, *, as_of: date | str, run_id: str,
         except Exception as exc:   # noqa: BLE001 (never lose the snapshot over a webhook)
             log.warning("webhook delivery skipped: %s", type(exc).__name__)
             deliveries = {"delivered": 0, "failed": 0}
+        # readers open the serving copy, never the warehouse: give them the new snapshot rows
+        served = serving.write_serving(con, settings)
     finally:
         con.close()
     statuses: dict[str, int] = {}
@@ -244,5 +246,5 @@ def run_snapshots(settings: Settings, *, as_of: date | str, run_id: str,
     return {
         "as_of": day.isoformat(), "run_id": run_id, "goals": len(snapshots),
         "statuses": dict(sorted(statuses.items())), "events": new_events, "webhooks": deliveries,
-        "parquet": str(parquet_path), "json": str(json_path),
+        "parquet": str(parquet_path), "json": str(json_path), "serving": served["path"],
     }

@@ -46,6 +46,11 @@ class Settings:
         return self.lake_dir / "raw"
 
     @property
+    def serving_path(self) -> Path:
+        """The read-only copy of the published marts analysts and dashboards open (pipeline.serving)."""
+        return self.home / "serving.duckdb"
+
+    @property
     def mappings_dir(self) -> Path:
         """User mapping files for exports without a built-in format (pipeline.exports.registry)."""
         return self.home / "mappings"

@@ -63,6 +63,7 @@ from typing import Any
 import duckdb
 import jinja2
 
+from pipeline import serving
 from pipeline.schemas import ENTITY_COLUMNS, PLATFORM_TIMEZONES, PLATFORMS, columns_for, duckdb_type
 from pipeline.settings import Settings
 from pipeline.warehouse import transaction
@@ -617,11 +618,83 @@ def incremental_memory_limit() -> str:
     return memory_limit("GOALPOST_DUCKDB_INCREMENTAL_MEMORY_LIMIT", DEFAULT_INCREMENTAL_MEMORY_LIMIT)
 
 
+DEFAULT_BUSY_WAIT_S = 60.0
+BUSY_RETRY_INTERVAL_S = 0.2
+# DuckDB 2.0: 'IO Error: Could not set lock on file "<path>": Conflicting lock is held in <program> (PID <n>). ...'
+_LOCK_CONFLICT = re.compile(r"Could not set lock on file|Conflicting lock")
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+
+
+class WarehouseBusy(TransformError):
+    """Another process held the warehouse for longer than ``GOALPOST_WAREHOUSE_BUSY_WAIT``."""
+
+
+def busy_wait() -> float:
+    """Seconds a read-write ``connect`` waits for another process to release the warehouse
+    (``GOALPOST_WAREHOUSE_BUSY_WAIT``, default 60)."""
+    value = os.environ.get("GOALPOST_WAREHOUSE_BUSY_WAIT", "").strip()
+    if not value:
+        return DEFAULT_BUSY_WAIT_S
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0 or seconds == float("inf"):
+        raise TransformError(f"GOALPOST_WAREHOUSE_BUSY_WAIT={value!r} is not a number of seconds; "
+                             "set it to e.g. 60 (0 = do not wait)")
+    return seconds
+
+
+def lock_holder(message: str) -> str | None:
+    """Who holds the warehouse, from DuckDB's lock error (None: the error is not a lock conflict): the PID and,
+    where /proc shows it, the command line (e.g. ``PID 4711: goalpost validate``), else DuckDB's program name."""
+    if not _LOCK_CONFLICT.search(message):
+        return None
+    found = _LOCK_HOLDER.search(message)
+    if found is None:
+        return "a process DuckDB does not name"
+    pid = found["pid"]
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        raw = b""
+    argv = [a for a in raw.decode("utf-8", "replace").split("\0") if a]
+    if argv:
+        argv[0] = Path(argv[0]).name
+        command = " ".join(argv)
+        command = command if len(command) <= 120 else command[:117] + "..."
+    else:
+        command = Path(found["program"]).name
+    return f"PID {pid}: {command}"
+
+
 def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """The warehouse connection; one config for every read-write connection of the process."""
+    """The warehouse connection; one config for every read-write connection of the process.
+
+    DuckDB lets one process write the file. A read-write connect that finds it held by another process (DuckDB's
+    lock conflict) retries for up to ``busy_wait()`` seconds, logging "warehouse busy" once, then raises
+    ``WarehouseBusy`` (one line: which file, who holds it, what to do). Readers use the serving copy
+    (``pipeline.serving``), never this file."""
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     config = {"memory_limit": memory_limit()}
-    con = duckdb.connect(str(settings.warehouse_path), read_only=read_only, config=config)
+    deadline: float | None = None
+    while True:
+        try:
+            con = duckdb.connect(str(settings.warehouse_path), read_only=read_only, config=config)
+            break
+        except duckdb.IOException as exc:
+            holder = None if read_only else lock_holder(str(exc))
+            if holder is None:
+                raise
+            now = time.monotonic()
+            if deadline is None:
+                wait = busy_wait()
+                deadline = now + wait
+                log.warning("warehouse busy (held by %s), retrying for up to %g s", holder, wait)
+            if now >= deadline:
+                raise WarehouseBusy(f"warehouse {settings.warehouse_path} is busy (another goalpost step holds "
+                                    f"it: {holder}); try again when it finishes") from None
+            time.sleep(min(BUSY_RETRY_INTERVAL_S, deadline - now))
     con.execute("set TimeZone = 'UTC'")   # timestamptz renders and casts the same everywhere
     # models never rely on row order (exports and tests order explicitly); unordered writes are faster
     con.execute("set preserve_insertion_order = false")
@@ -1157,11 +1230,14 @@ def publish(settings: Settings, *, require_gate: bool = True) -> dict:
                         "and table_name = ? and comment is not null", [table]).fetchall():
                     con.execute(f"comment on column marts.{table}.{column} is {_literal(col_comment)}")
                 published[table] = con.execute(f"select count(*) from marts.{table}").fetchall()[0][0]
+        # readers open the serving copy, never the warehouse: refresh it while this connection still holds the
+        # warehouse, so the copy is exactly what was just published
+        served = serving.write_serving(con, settings)
     finally:
         con.close()
     ms = round((time.perf_counter() - started) * 1000)
     log.info("published %d marts of build %s in %d ms", len(published), gate["build"], ms)
-    return {"published": published, "ms": ms, **gate}
+    return {"published": published, "ms": ms, **gate, "serving": served["path"]}
 
 
 def catalogue(settings: Settings) -> list[dict]:
