@@ -844,7 +844,6 @@ def validate(settings: Settings, *, run_id: str, tables: list[str] | None = None
     with the transform build it checked (``build_id`` in the summary) and whether the gate passed: what
     ``transform.publish`` requires.
     """
-    import duckdb
 
     from pipeline.transform import current_build
 
@@ -857,7 +856,7 @@ def validate(settings: Settings, *, run_id: str, tables: list[str] | None = None
 
     quarantined = load_quarantine(settings)
     load_schema_drift(settings)
-    with duckdb.connect(str(settings.warehouse_path)) as con:
+    with _open_warehouse(settings) as con:
         # read before any table: a transform committing during the run makes a new id, never this run's
         build_id = current_build(con)
         relations, skipped_empty = _non_empty_relations(con, settings, suites, tables)
@@ -885,7 +884,7 @@ def validate(settings: Settings, *, run_id: str, tables: list[str] | None = None
     failures = {severity: sum(1 for row in failed if row["severity"] == severity) for severity in SEVERITIES}
     run_record = {"build_id": build_id, "scope": None if tables is None else ", ".join(tables),
                   "gate_passed": failures["critical"] == 0, "failures": failures}
-    with duckdb.connect(str(settings.warehouse_path)) as con:
+    with _open_warehouse(settings) as con:
         for row in rows:
             if (row["expectation_type"] == _UNEXPECTED_ROWS and not row["success"]
                     and not row["exception"]):
@@ -923,13 +922,20 @@ def validate(settings: Settings, *, run_id: str, tables: list[str] | None = None
     return summary
 
 
+def _open_warehouse(settings: Settings) -> Any:
+    """The warehouse read-write, waiting (bounded) while another process holds it: a killed validate's workers
+    may still be exiting when the retry starts (transform.open_warehouse)."""
+    from pipeline.transform import open_warehouse
+
+    return open_warehouse(settings)
+
+
 def load_quarantine(settings: Settings) -> int:
     """Expose the raw rows landing held back (``lake/quarantine/``) as ``ops.quarantine``."""
-    import duckdb
 
     root = settings.lake_dir / "quarantine"
     selects, params = [], []
-    with duckdb.connect(str(settings.warehouse_path)) as con:
+    with _open_warehouse(settings) as con:
         for entity, schema in ENTITY_SCHEMAS.items():
             files = sorted(root.glob(f"platform=*/entity={entity}/dt=*/*.parquet"))
             if not files:
@@ -971,14 +977,13 @@ create or replace table ops.schema_drift (
 def load_schema_drift(settings: Settings) -> int:
     """Expose the unknown fields the connectors counted (``lake/_drift/``, one JSON per source, account and pull
     day) as ``ops.schema_drift``: one row per platform, account, day and ``<where>.<field>``."""
-    import duckdb
 
     rows = []
     for path in sorted((settings.lake_dir / "_drift").glob("platform=*/dt=*/*.json")):
         record = json.loads(path.read_text(encoding="utf-8"))
         rows += [(record["platform"], record["account_id"], record["dt"], field, int(count))
                  for field, count in sorted(record["fields"].items())]
-    with duckdb.connect(str(settings.warehouse_path)) as con:
+    with _open_warehouse(settings) as con:
         con.execute("create schema if not exists ops")
         with transaction(con):
             con.execute(SCHEMA_DRIFT_DDL)

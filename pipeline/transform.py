@@ -668,20 +668,19 @@ def lock_holder(message: str) -> str | None:
     return f"PID {pid}: {command}"
 
 
-def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """The warehouse connection; one config for every read-write connection of the process.
+def open_warehouse(settings: Settings, *, read_only: bool = False,
+                   config: dict[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
+    """``duckdb.connect`` on the warehouse that waits for another process holding it.
 
-    DuckDB lets one process write the file. A read-write connect that finds it held by another process (DuckDB's
+    DuckDB lets one process write the file. A read-write open that finds it held by another process (DuckDB's
     lock conflict) retries for up to ``busy_wait()`` seconds, logging "warehouse busy" once, then raises
     ``WarehouseBusy`` (one line: which file, who holds it, what to do). Readers use the serving copy
     (``pipeline.serving``), never this file."""
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-    config = {"memory_limit": memory_limit()}
     deadline: float | None = None
     while True:
         try:
-            con = duckdb.connect(str(settings.warehouse_path), read_only=read_only, config=config)
-            break
+            return duckdb.connect(str(settings.warehouse_path), read_only=read_only, config=config or {})
         except duckdb.IOException as exc:
             holder = None if read_only else lock_holder(str(exc))
             if holder is None:
@@ -695,6 +694,12 @@ def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyCo
                 raise WarehouseBusy(f"warehouse {settings.warehouse_path} is busy (another goalpost step holds "
                                     f"it: {holder}); try again when it finishes") from None
             time.sleep(min(BUSY_RETRY_INTERVAL_S, deadline - now))
+
+
+def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """The warehouse connection of the transform, publish and snapshots: one config for every read-write
+    connection of the process; waits while another process holds the file (``open_warehouse``)."""
+    con = open_warehouse(settings, read_only=read_only, config={"memory_limit": memory_limit()})
     con.execute("set TimeZone = 'UTC'")   # timestamptz renders and casts the same everywhere
     # models never rely on row order (exports and tests order explicitly); unordered writes are faster
     con.execute("set preserve_insertion_order = false")
