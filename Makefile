@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.goalpost-installed
 
-.PHONY: install run up down test compose-validator bench docs clean
+.PHONY: install run up down test compose-validator bench soak docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ test: install compose-validator
 
 bench: install
 	$(BIN)/python bench/run_all.py
+
+# N simulated days with seeded random faults, compared with a clean run (`make soak SOAK_DAYS=30 SOAK_SEED=7`)
+SOAK_DAYS ?= 14
+SOAK_SEED ?= 1
+soak: install
+	$(BIN)/python -m pipeline.soak --days $(SOAK_DAYS) --seed $(SOAK_SEED)
 
 docs: install
 	$(BIN)/goalpost docs
