@@ -13,7 +13,7 @@ import json
 import logging
 from typing import Any
 
-from pipeline import webhooks
+from pipeline import logsafe, webhooks
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ def failure_event(*, dag_id: str, task_id: str, run_id: str, try_number: int,
         "task_id": task_id,
         "run_id": run_id,
         "try_number": try_number,
-        "error": message[:MAX_ERROR_CHARS],
+        "error": logsafe.redact(message)[:MAX_ERROR_CHARS],      # an error may quote a URL with its token
     }
 
 

@@ -37,11 +37,14 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util import connection as urllib3_connection
 
+from pipeline import logsafe
+
 ALLOWED_HOSTS_ENV = "GOALPOST_WEBHOOK_ALLOWED_HOSTS"
 ALLOW_PRIVATE_ENV = "GOALPOST_WEBHOOK_ALLOW_PRIVATE"
 SECRET_ENV = "GOALPOST_WEBHOOK_SECRET"
 SIGNATURE_HEADER = "X-Goalpost-Signature"
 TIMESTAMP_HEADER = "X-Goalpost-Timestamp"
+logsafe.install()   # urllib3 logs request URLs at DEBUG: a webhook URL's token must not reach the logs
 
 # The ranges GOALPOST_WEBHOOK_ALLOW_PRIVATE=1 opens: RFC 1918, IPv6 unique-local, deprecated site-local.
 PRIVATE_NETWORKS = tuple(ipaddress.ip_network(n) for n in (

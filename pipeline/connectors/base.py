@@ -47,11 +47,13 @@ from urllib3.exceptions import (
 )
 from urllib3.util import Retry
 
+from pipeline import logsafe
 from pipeline.credentials import Credentials
 from pipeline.landing import PARTITION_COLUMNS, QUARANTINE_COLUMN
 from pipeline.schemas import PLATFORM_TIMEZONES, SCHEMA_VERSION, schema_for
 
 log = logging.getLogger(__name__)
+logsafe.install()   # urllib3 logs request URLs at DEBUG: never their query values
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 
