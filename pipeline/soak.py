@@ -10,7 +10,8 @@ and two fake APIs whose clock is pinned to the simulated day. For each day D:
   the gate before; the gate decides whether marts are published, never their content);
 - the *faulty* home runs the same steps, but before an attempt a seeded RNG may (first attempt 60 %, second 30 %,
   later ones never, so the soak stays bounded)
-  * arm API faults on its fake API (``429``, ``500``, ``truncated``, ``non_json``, ``repeat_cursor`` on the next
+  * arm API faults on its fake API (``429``, ``500``, ``truncated``, ``non_json``, ``repeat_cursor``, ``huge_body``
+    (over the size cap), ``slow_drip`` (past the call's deadline) on the next
     1-6 requests of one platform) before an ingest, or
   * crash the ingest, transform or validate: run it in a subprocess (``python -m pipeline.cli transform|validate``
     with ``GOALPOST_HOME`` and ``AIRFLOW_CONN_*``; ingest as ``python -m pipeline.soak --worker-ingest DAY``, the
@@ -52,7 +53,7 @@ from typing import Any
 FIRST_DAY = date(2026, 11, 2)        # the first simulated day (data lands for the days before it)
 MAX_ATTEMPTS = 5                    # tries of one step, the first included (an Airflow task's retries + 1)
 RETRY_DELAY_S = 1.0                 # wait before a retry (Airflow's retry_delay, 30 s in the DAGs, scaled down)
-API_FAULTS = ("429", "500", "truncated", "non_json", "repeat_cursor")
+API_FAULTS = ("429", "500", "truncated", "non_json", "repeat_cursor", "huge_body", "slow_drip")
 CRASHES = ("kill_ingest", "kill_transform", "kill_validate")
 FAULT_CHANCE = 0.6                  # per step attempt: an API fault (ingest) or a crash
 SOAK_PLATFORMS = {"instagram": ("ig_brand", ["account_daily", "post", "post_metrics"]),
@@ -114,7 +115,8 @@ def _policy():
     """The connectors' HTTP policy, with short backoffs (as in the tests) so the soak runs in seconds."""
     from pipeline.connectors.base import HttpPolicy
 
-    return HttpPolicy(backoff_factor=0.05, backoff_max=1.0, timeout=10.0)
+    # a 1 MiB cap and a 3 s deadline: the fake API's huge_body (5 MiB) and slow_drip replies must be refused
+    return HttpPolicy(backoff_factor=0.05, backoff_max=1.0, timeout=10.0, max_response_bytes=1 << 20, deadline=3.0)
 
 
 def _pulled_at(day: date) -> datetime:
