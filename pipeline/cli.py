@@ -455,7 +455,8 @@ def demo(timeout: float) -> None:
     finally:
         runtime.stop()
     _echo_goal_report(settings)
-    click.echo(f"warehouse: {settings.warehouse_path}")
+    click.echo(f"warehouse: {settings.warehouse_path} (the pipeline's)")
+    click.echo(f"serving:   {settings.serving_path} (open this one to read the published marts and goal snapshots)")
     click.echo(f"snapshots: {settings.snapshots_dir}")
     click.echo(f"wall time: {time.monotonic() - started:.1f}s")
 
