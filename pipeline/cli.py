@@ -332,6 +332,63 @@ def formats(template: bool) -> None:
     click.echo(f"mapping files: {settings.mappings_dir} (`goalpost formats --template` prints one to adapt)")
 
 
+@main.group()
+def goals() -> None:
+    """Check goals.yml without running anything: `goalpost goals check`."""
+
+
+@goals.command("check")
+@click.option("--file", "goals_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The goals file; default: goals.yml (GOALPOST_GOALS_FILE).")
+def goals_check(goals_path: Path | None) -> None:
+    """One line per SMART letter per goal (pass | warn | fail and why), every problem with its file:line in one
+    pass. Exit 1 when any goal has an error."""
+    from pipeline.goals import SMART_LETTERS, GoalsFileError, check_goals_file
+    from pipeline.metrics import load_metrics
+
+    settings = _settings()
+    path = goals_path or settings.goals_file
+    try:
+        metrics = load_metrics(settings.metrics_file)
+        sources = _platforms(settings)
+        checked = check_goals_file(path, metrics, sources=sources)
+    except GoalsFileError as exc:
+        if _debugging():
+            raise
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    except Exception as exc:
+        if _debugging():
+            raise
+        raise click.ClickException(f"goals check: {type(exc).__name__}: {exc} (--debug for the traceback)")
+    for line in checked.file_errors:
+        click.echo(line)
+    for goal in checked.goals:
+        click.echo(f"{checked.path}:{goal.line}  {goal.goal_id}  {goal.title}".rstrip())
+        letters = goal.letters()
+        for letter in SMART_LETTERS:
+            state, why = letters[letter]
+            click.echo(f"  {letter}  {state:<4}  {why}")
+    errors, warnings = len(checked.errors), len(checked.warnings)
+    click.echo(f"{checked.path}: {len(checked.goals)} goal(s), {errors} error(s), {warnings} warning(s)")
+    if errors:
+        sys.exit(1)
+
+
+@main.command()
+def kpis() -> None:
+    """List the KPIs of the metrics dictionary (sql/metrics.yml): name, unit, direction, what it splits by,
+    label. Goals name a KPI by its name."""
+    from pipeline.metrics import load_metrics
+
+    metrics = load_metrics(_settings().metrics_file).metrics
+    rows = [("name", "unit", "direction", "splits by", "label")]
+    rows += [(m.name, m.unit, m.direction, ",".join(m.dimensions) or "-", m.label) for m in metrics]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        click.echo("  ".join([cell.ljust(width) for cell, width in zip(row, widths)] + [row[4]]))
+
+
 @main.command("fake-api")
 @click.option("--port", type=int, default=None, help="Default: the port of GOALPOST_API_URL (8765).")
 def fake_api(port: int | None) -> None:

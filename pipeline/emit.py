@@ -5,9 +5,11 @@
 1. replaces that date's rows of ``marts.goal_progress_snapshots`` (append-only history, one row
    per goal x as_of: DELETE + INSERT in one transaction, so a re-run never duplicates) and, in
    the same transaction, records a ``ops.goal_events`` row for every goal whose status differs
-   from its previous snapshot;
+   from its previous snapshot (a ``not_started`` goal has no status to change: no event into or
+   out of it);
 2. writes ``snapshots/as_of=<date>/goal_progress.parquet`` and ``.json`` atomically (temp file +
-   ``os.replace``) and deterministically (no run id or clock in the files: same data, same bytes);
+   ``os.replace``), mode 0644 (a dashboard service user reads them; they hold no secrets), and
+   deterministically (no run id or clock in the files: same data, same bytes);
 3. POSTs every undelivered event to ``settings.webhook_url`` with an ``Idempotency-Key`` header
    (sha256 of goal_id|as_of|status), retrying with backoff through urllib3, through
    ``pipeline.webhooks`` (non-public destinations refused unless allowed in settings, redirects not
@@ -64,6 +66,7 @@ SNAPSHOT_SCHEMA = pa.schema([
     pa.field("projected_low", pa.float64()),
     pa.field("projected_high", pa.float64()),
     pa.field("status", pa.string(), nullable=False),
+    pa.field("achieved_on", pa.date32()),
     pa.field("smart_warnings", pa.list_(pa.string())),
     pa.field("method", pa.string()),
 ])
@@ -77,6 +80,8 @@ _CREATE_SNAPSHOTS = (
                 for f in SNAPSHOT_SCHEMA)
     + ", run_id varchar, primary key (goal_id, as_of))"
 )
+# Columns added after the table was first created: warehouses built earlier gain them in place.
+_ADDED_SNAPSHOT_COLUMNS = ("alter table marts.goal_progress_snapshots add column if not exists achieved_on date",)
 _CREATE_EVENTS = """
 create table if not exists ops.goal_events (
     event_id varchar primary key,      -- the Idempotency-Key: sha256(goal_id|as_of|status)
@@ -103,13 +108,21 @@ def _as_date(value: date | str) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
+SNAPSHOT_FILE_MODE = 0o644   # a dashboard service user reads the files; they hold no secrets
+
+
 def _atomic_write(path: Path, write: Any) -> None:
-    """Write through a temp file in the same folder, then rename: readers never see half a file."""
+    """Write through a temp file in the same folder, then rename: readers never see half a file.
+
+    ``mkstemp`` creates the temp file 0600; it is set to ``SNAPSHOT_FILE_MODE`` before the rename,
+    so the file appears under its name already readable.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, SNAPSHOT_FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -158,6 +171,8 @@ def _store(con: Any, snapshots: list[GoalSnapshot], as_of: date, run_id: str, we
     con.execute("create schema if not exists marts")
     con.execute("create schema if not exists ops")
     con.execute(_CREATE_SNAPSHOTS)
+    for statement in _ADDED_SNAPSHOT_COLUMNS:
+        con.execute(statement)
     con.execute(_CREATE_EVENTS)
     columns = [f.name for f in SNAPSHOT_SCHEMA] + ["run_id"]
     insert = (f"insert into marts.goal_progress_snapshots ({', '.join(columns)}) "
@@ -172,6 +187,8 @@ def _store(con: Any, snapshots: list[GoalSnapshot], as_of: date, run_id: str, we
             before = previous.get(snapshot.goal_id)
             if before is None or before == snapshot.status:
                 continue               # the first snapshot of a goal is not a change
+            if "not_started" in (before, snapshot.status):
+                continue               # before its start a goal has no status to change from or to
             key = idempotency_key(snapshot.goal_id, as_of, snapshot.status)
             exists = con.execute("select count(*) from ops.goal_events where event_id = ?", [key]).fetchall()
             if exists[0][0]:

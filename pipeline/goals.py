@@ -29,8 +29,11 @@ field. ``evaluate_goals`` reads the KPI from ``marts.<metric.table>`` and produc
   expected_today = path_start + (target - path_start) * elapsed; progress_pct =
   (current - path_start) / (target - path_start) * 100; pace_ratio = progress / elapsed.
 * **Forecast**: ordinary least squares over the KPI's trailing daily values (up to 28, at
-  least 3), extrapolated to the deadline, with an 80 % prediction interval as the band.
-* **Status** (reach): no_data -> stale -> achieved (target met) -> missed (deadline passed)
+  least 3), extrapolated to the deadline, with an 80 % prediction interval as the band, kept
+  inside the KPI's domain (``_domain``: percentages 0..100, counts/times/money >= 0).
+* **Status** (reach): not_started (as_of before start: no progress, pace, forecast or event)
+  -> no_data -> stale -> achieved (target met on any day since start; sticks, ``achieved_on``
+  is the first such day) -> missed (deadline passed)
   -> on_track (forecast meets target) / at_risk (only the band's optimistic edge meets it)
   / off_track. Without a forecast, pace decides: >= 1 on_track, >= 0.8 at_risk.
   stay_above / stay_below check the KPI on every day since start: a breach today is
@@ -62,10 +65,11 @@ Objective = Literal["awareness", "reputation", "traffic", "engagement", "convers
 Window = Literal["trailing_28d", "trailing_7d", "calendar_month", "cumulative", "daily"]
 Success = Literal["reach", "stay_above", "stay_below"]
 Period = Literal["week", "month", "quarter"]
-Status = Literal["achieved", "on_track", "at_risk", "off_track", "missed", "no_data", "stale"]
+Status = Literal["achieved", "on_track", "at_risk", "off_track", "missed", "no_data", "stale", "not_started"]
 Direction = Literal["increase", "decrease"]
 
-STATUSES: tuple[str, ...] = ("achieved", "on_track", "at_risk", "off_track", "missed", "no_data", "stale")
+STATUSES: tuple[str, ...] = ("achieved", "on_track", "at_risk", "off_track", "missed", "no_data", "stale",
+                             "not_started")
 
 DEFAULT_FRESHNESS_DAYS = 3     # platform insights lag one to two days
 DEFAULT_ACHIEVABLE_FACTOR = 2.0
@@ -232,16 +236,131 @@ def _clean(msg: str) -> str:
     return msg.removeprefix("Value error, ")
 
 
-def load_goals_file(path: Path, metrics: MetricsDictionary) -> GoalsFile:
-    """Parse and validate ``goals.yml``; raise ``GoalsFileError`` listing every problem."""
+class _GoalsLoader(yaml.SafeLoader):
+    """SafeLoader that keeps dates as text: pydantic parses them, so ``2026-13-45`` is a field error with a line."""
+
+
+_GoalsLoader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
+
+SMART_LETTERS = ("S", "M", "A", "R", "T")
+_LETTER_NAMES = {"S": "Specific", "M": "Measurable", "A": "Achievable", "R": "Relevant", "T": "Time-bound"}
+# The SMART letter a field's error belongs to (a message starting with "Achievable:" etc. overrides it).
+_FIELD_LETTERS = {"id": "S", "title": "S", "scope": "S", "owner": "S",
+                  "kpi": "M", "target": "M", "baseline": "M", "window": "M", "success": "M", "freshness_days": "M",
+                  "objective": "R", "parent": "R", "weight": "R",
+                  "start": "T", "deadline": "T", "recurring": "T"}
+# Placeholders for required fields that failed validation, so the other fields can still be checked in the
+# same pass (checks on a placeholder field are skipped).
+_PLACEHOLDERS = {"id": "placeholder", "title": "", "objective": "awareness", "kpi": "", "target": 0,
+                 "start": "2000-01-01", "owner": ""}
+# KPIs whose values may be negative (and percentages above 100): net changes and returns.
+_SIGNED_KPIS = frozenset({"net_new_followers"})      # can be negative: no range
+
+
+@dataclass(frozen=True)
+class GoalProblem:
+    """One error of one goal: ``file:line: goal 'id': field 'f': message``, under a SMART letter."""
+
+    path: Path
+    line: int
+    goal_id: str
+    field: str
+    letter: str
+    message: str
+
+    def render(self) -> str:
+        return f"{self.path}:{self.line}: goal {self.goal_id!r}: field {self.field!r}: {self.message}"
+
+
+@dataclass
+class GoalCheck:
+    """The check of one goal: its errors, and the loaded goal when it has none."""
+
+    goal_id: str
+    title: str
+    line: int
+    problems: list[GoalProblem]
+    goal: Goal | None = None
+    metric: Metric | None = None
+
+    def letters(self) -> dict[str, tuple[str, str]]:
+        """SMART letter -> (pass | warn | fail, why); a failing letter lists its errors with file:line."""
+        notes = smart_check(self.goal, self.metric) if self.goal is not None and self.metric is not None else {}
+        warned = {w.split(":", 1)[0] for w in (self.goal.smart_warnings if self.goal is not None else ())}
+        result: dict[str, tuple[str, str]] = {}
+        for letter in SMART_LETTERS:
+            errors = [p for p in self.problems if p.letter == letter]
+            if errors:
+                result[letter] = ("fail", "; ".join(f"{p.path}:{p.line}: field {p.field!r}: {p.message}"
+                                                    for p in errors))
+            elif _LETTER_NAMES[letter] in warned:
+                result[letter] = ("warn", notes[letter])
+            else:
+                result[letter] = ("pass", notes.get(letter, f"{_LETTER_NAMES[letter]}: no problem found"))
+        return result
+
+
+@dataclass
+class GoalsCheck:
+    """Every problem of a goals file, found in one pass (``check_goals_file``)."""
+
+    path: Path
+    file_errors: list[str]
+    goals: list[GoalCheck]
+    objective_groups: list[ObjectiveGroup]
+    achievable_factor: float
+
+    @property
+    def errors(self) -> list[str]:
+        return self.file_errors + [p.render() for g in self.goals for p in g.problems]
+
+    @property
+    def warnings(self) -> list[str]:
+        return [w for g in self.goals if g.goal is not None for w in g.goal.smart_warnings]
+
+    def goals_file(self) -> GoalsFile:
+        return GoalsFile(goals=[g.goal for g in self.goals if g.goal is not None],
+                         objective_groups=self.objective_groups, achievable_factor=self.achievable_factor)
+
+
+def _letter_of(field: str, message: str) -> str:
+    prefix = message.split(":", 1)[0]
+    for letter, name in _LETTER_NAMES.items():
+        if prefix == name:
+            return letter
+    return _FIELD_LETTERS.get(field.split(".", 1)[0], "S")
+
+
+def _pydantic_message(err: Any) -> str:
+    if str(err.get("type", "")).startswith("date") and isinstance(err.get("input"), str):
+        reason = (err.get("ctx") or {}).get("error") or _clean(err["msg"])
+        return f"{err['input']!r} is not a valid date ({reason}); write it as YYYY-MM-DD"
+    return _clean(err["msg"])
+
+
+def load_goals_file(path: Path, metrics: MetricsDictionary, *,
+                    sources: list[str] | None = None) -> GoalsFile:
+    """Parse and validate ``goals.yml``; raise ``GoalsFileError`` listing every problem.
+
+    ``sources``: the platforms of sources.yml; when given, scope platforms must be among them.
+    """
+    checked = check_goals_file(path, metrics, sources=sources)
+    if checked.errors:
+        raise GoalsFileError("\n".join(checked.errors))
+    return checked.goals_file()
+
+
+def check_goals_file(path: Path, metrics: MetricsDictionary, *,
+                     sources: list[str] | None = None) -> GoalsCheck:
+    """Every problem of every goal in one pass; raise ``GoalsFileError`` only when the file cannot be read."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise GoalsFileError(f"{path}: cannot read goals file: {exc.strerror}") from None
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=_GoalsLoader)
+        data = yaml.load(text, Loader=_GoalsLoader)
     except yaml.YAMLError as exc:
         raise GoalsFileError(f"{path}: not valid YAML: {exc}") from None
 
@@ -256,10 +375,20 @@ def load_goals_file(path: Path, metrics: MetricsDictionary) -> GoalsFile:
     errors: list[str] = []
     defaults = data.get("defaults") or {}
     default_lines = _key_lines(_child(root, "defaults"))
+    if not isinstance(defaults, dict):
+        errors.append(f"{path}:{_key_lines(root).get('defaults', 1)}: defaults: must be a mapping of keys")
+        defaults = {}
     allowed_defaults = {"freshness_days", "achievable_factor", "window", "owner"}
     for key in sorted(set(defaults) - allowed_defaults):
         errors.append(f"{path}:{default_lines[key]}: defaults: unknown key {key!r}; "
                       f"allowed: {', '.join(sorted(allowed_defaults))}")
+    achievable_factor = DEFAULT_ACHIEVABLE_FACTOR
+    raw_factor = defaults.get("achievable_factor", DEFAULT_ACHIEVABLE_FACTOR)
+    if isinstance(raw_factor, (int, float)) and not isinstance(raw_factor, bool) and raw_factor > 0:
+        achievable_factor = float(raw_factor)
+    else:
+        errors.append(f"{path}:{default_lines.get('achievable_factor', 1)}: defaults: achievable_factor "
+                      f"{raw_factor!r} must be a positive number, e.g. 2.0")
 
     groups: list[ObjectiveGroup] = []
     for raw, node in zip(data.get("objective_groups") or [], _items(_child(root, "objective_groups"))):
@@ -269,54 +398,92 @@ def load_goals_file(path: Path, metrics: MetricsDictionary) -> GoalsFile:
             for err in exc.errors():
                 field = str(err["loc"][0]) if err["loc"] else "?"
                 line = _key_lines(node).get(field, node.start_mark.line + 1)
-                errors.append(f"{path}:{line}: objective group {raw.get('id', '?')!r}: field {field!r}: "
-                              f"{_clean(err['msg'])}")
+                name = raw.get("id", "?") if isinstance(raw, dict) else "?"
+                errors.append(f"{path}:{line}: objective group {name!r}: field {field!r}: "
+                              f"{_pydantic_message(err)}")
     group_ids = [g.id for g in groups]
 
     known = metrics.by_name()
-    goals: list[Goal] = []
+    checks: list[GoalCheck] = []
     seen: dict[str, int] = {}
     for index, (raw, node) in enumerate(zip(data["goals"], _items(_child(root, "goals"))), start=1):
-        lines = _key_lines(node)
-        item_line = node.start_mark.line + 1
         if not isinstance(raw, dict):
-            errors.append(f"{path}:{item_line}: goal #{index}: must be a mapping of fields")
+            errors.append(f"{path}:{node.start_mark.line + 1}: goal #{index}: must be a mapping of fields")
             continue
-        goal_id = raw.get("id", f"#{index}")
+        checks.append(_check_goal(path, raw, node, index, defaults, known, group_ids, seen, sources))
+    return GoalsCheck(path=path, file_errors=errors, goals=checks, objective_groups=groups,
+                      achievable_factor=achievable_factor)
 
-        def fail(field: str, message: str) -> None:
-            line = lines.get(field, item_line)
-            errors.append(f"{path}:{line}: goal {goal_id!r}: field {field!r}: {message}")
 
-        merged = {k: v for k, v in defaults.items() if k in ("freshness_days", "window", "owner")}
-        merged.update(raw)
+def _check_goal(path: Path, raw: dict, node: yaml.Node, index: int, defaults: dict, known: dict[str, Metric],
+                group_ids: list[str], seen: dict[str, int], sources: list[str] | None) -> GoalCheck:
+    """All problems of one goal: validation, unknown KPI, units and ranges, dates, scope, parent."""
+    lines = _key_lines(node)
+    item_line = node.start_mark.line + 1
+    goal_id = raw.get("id", f"#{index}")
+    problems: list[GoalProblem] = []
+
+    def fail(field: str, message: str) -> None:
+        problems.append(GoalProblem(path, lines.get(field, item_line), str(goal_id), field,
+                                    _letter_of(field, message), message))
+
+    merged = {k: v for k, v in defaults.items() if k in ("freshness_days", "window", "owner")}
+    merged.update(raw)
+    kpi = merged.get("kpi")
+    metric = known.get(kpi) if isinstance(kpi, str) else None
+
+    # A duration baseline ("10 minutes") is converted to the KPI's unit, like a duration target.
+    baseline = merged.get("baseline")
+    if isinstance(baseline, str) and _DURATION.match(baseline.strip().lower()):
+        if metric is not None and metric.unit in ("minutes", "seconds"):
+            merged["baseline"] = Target.parse(baseline).resolve(None, metric.unit)
+        else:
+            merged.pop("baseline")
+            if metric is not None:
+                fail("baseline", f"a duration baseline needs a time KPI (minutes or seconds); "
+                                 f"{metric.name!r} is in {metric.unit}")
+
+    failed: set[str] = set()
+    goal: Goal | None = None
+    try:
+        goal = Goal.model_validate(merged)
+    except ValidationError as exc:
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"][:2] if not isinstance(p, int)) or "?"
+            failed.add(str(err["loc"][0]) if err["loc"] else "?")
+            fail(field, _pydantic_message(err))
+
+    raw_id = raw.get("id")
+    if isinstance(raw_id, str) and "id" not in failed:
+        if raw_id in seen:
+            fail("id", f"duplicate goal id (first defined on line {seen[raw_id]})")
+        else:
+            seen[raw_id] = lines.get("id", item_line)
+
+    if isinstance(kpi, str) and metric is None and "kpi" not in failed:
+        fail("kpi", f"unknown KPI {kpi!r}; valid KPIs: {', '.join(sorted(known))}")
+
+    # With failed fields, check the rest against placeholders (checks on a placeholder are skipped).
+    partial = goal
+    if partial is None and metric is not None:
+        rest = {k: v for k, v in merged.items() if k not in failed and k in Goal.model_fields}
+        for key, value in _PLACEHOLDERS.items():
+            rest.setdefault(key, value)
         try:
-            goal = Goal.model_validate(merged)
-        except ValidationError as exc:
-            for err in exc.errors():
-                field = ".".join(str(p) for p in err["loc"][:2] if not isinstance(p, int)) or "?"
-                fail(field, _clean(err["msg"]))
-            continue
-
-        if goal.id in seen:
-            fail("id", f"duplicate goal id (first defined on line {seen[goal.id]})")
-            continue
-        seen[goal.id] = lines.get("id", item_line)
-
-        metric = known.get(goal.kpi)
-        if metric is None:
-            fail("kpi", f"unknown KPI {goal.kpi!r}; valid KPIs: {', '.join(sorted(known))}")
-            continue
-        problems = _static_errors(goal, metric, group_ids)
-        for field, message in problems:
+            partial = Goal.model_validate(rest)
+        except ValidationError:
+            partial = None
+        failed |= {k for k in _PLACEHOLDERS if k not in merged}
+    if partial is not None and metric is not None:
+        for field, message in _static_errors(partial, metric, group_ids, sources=sources, skip=failed):
             fail(field, message)
-        if not problems:
-            goals.append(goal.model_copy(update={"smart_warnings": tuple(_static_warnings(goal, metric))}))
 
-    if errors:
-        raise GoalsFileError("\n".join(errors))
-    return GoalsFile(goals=goals, objective_groups=groups,
-                     achievable_factor=float(defaults.get("achievable_factor", DEFAULT_ACHIEVABLE_FACTOR)))
+    problems.sort(key=lambda p: p.line)
+    title = raw.get("title") if isinstance(raw.get("title"), str) else ""
+    if problems or goal is None or metric is None:
+        return GoalCheck(str(goal_id), title, item_line, problems, metric=metric)
+    loaded = goal.model_copy(update={"smart_warnings": tuple(_static_warnings(goal, metric))})
+    return GoalCheck(str(goal_id), title, item_line, problems, goal=loaded, metric=metric)
 
 
 def load_goals(path: Path, metrics: MetricsDictionary) -> list[Goal]:
@@ -324,24 +491,88 @@ def load_goals(path: Path, metrics: MetricsDictionary) -> list[Goal]:
     return load_goals_file(path, metrics).goals
 
 
-def _static_errors(goal: Goal, metric: Metric, group_ids: list[str]) -> list[tuple[str, str]]:
-    """Problems that make a goal impossible to evaluate: (field, message)."""
+def _value_range(metric: Metric) -> tuple[float | None, float | None, str]:
+    """The values a KPI can take: (low, high, how to say it); None = unbounded."""
+    if metric.name in _SIGNED_KPIS or metric.unit in ("ratio", "score"):
+        return None, None, ""
+    if metric.name == "roi":               # (revenue - spend) / spend: a loss cannot exceed the spend
+        return -100.0, None, "-100 or more (a loss cannot exceed the spend)"
+    if metric.unit == "percent":
+        if metric.aggregation == "growth":
+            return -100.0, None, "-100 or more (a fall cannot exceed 100 %)"
+        return 0.0, 100.0, "0..100 (percentages are written 0..100: 80 % is 80)"
+    return 0.0, None, f"0 or more ({metric.unit} cannot be negative)"
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}" if abs(value) < 1e15 else str(value)
+
+
+def _range_errors(goal: Goal, metric: Metric, skip: set[str] | frozenset[str]) -> list[tuple[str, str]]:
+    """Units and ranges of baseline and target against the KPI's unit (sql/metrics.yml)."""
     problems: list[tuple[str, str]] = []
-    for field, dimension in _SCOPE_DIMENSIONS.items():
-        if getattr(goal.scope, field) and dimension not in metric.dimensions:
-            splits = ", ".join(metric.dimensions) or "nothing"
-            problems.append((f"scope.{field}", f"Specific: KPI {metric.name!r} has no {dimension!r} "
-                                               f"dimension (it splits by: {splits})"))
-    if goal.target.kind == "duration" and metric.unit not in ("minutes", "seconds"):
-        problems.append(("target", f"a duration target needs a time KPI (minutes or seconds); "
-                                   f"{metric.name!r} is in {metric.unit}"))
-    if goal.deadline is None and goal.recurring is None:
+    low, high, domain = _value_range(metric)
+
+    def outside(value: float) -> bool:
+        return (low is not None and value < low) or (high is not None and value > high)
+
+    baseline = goal.baseline if isinstance(goal.baseline, (int, float)) and "baseline" not in skip else None
+    if baseline is not None and outside(baseline):
+        problems.append(("baseline", (f"Measurable: baseline {_fmt(baseline)} is outside the range of "
+                                     f"{metric.unit} KPI {metric.name!r}: {domain}")))
+        baseline = None
+    if "target" in skip:
+        return problems
+    target = goal.target
+    if target.kind == "duration" and metric.unit not in ("minutes", "seconds"):
+        return problems                  # reported by _static_errors
+    if target.kind == "relative":
+        if "baseline" not in skip and goal.baseline == 0:
+            return problems + [("target", (f"Measurable: a relative target ({target.text}) of a zero baseline "
+                                          f"stays 0; set an absolute target (a number) instead"))]
+        if baseline is None:
+            if low == 0.0 and target.value < -100:
+                problems.append(("target", (f"Achievable: {target.text} would take {metric.unit} KPI "
+                                           f"{metric.name!r} below 0; a fall is at most -100%")))
+            return problems
+        resolved = target.resolve(baseline, metric.unit)
+        described = f"{target.text} of baseline {_fmt(baseline)} is {_fmt(resolved)}, which"
+    else:
+        resolved = target.resolve(None, metric.unit)
+        described = f"{target.text}"
+    if resolved is not None and outside(resolved):
+        problems.append(("target", (f"Achievable: target {described} is outside the range of {metric.unit} "
+                                   f"KPI {metric.name!r}: {domain}")))
+    return problems
+
+
+def _static_errors(goal: Goal, metric: Metric, group_ids: list[str], *, sources: list[str] | None = None,
+                   skip: set[str] | frozenset[str] = frozenset()) -> list[tuple[str, str]]:
+    """Problems that make a goal impossible to evaluate: (field, message); fields in ``skip`` are not checked."""
+    problems: list[tuple[str, str]] = []
+    if "scope" not in skip:
+        for field, dimension in _SCOPE_DIMENSIONS.items():
+            if getattr(goal.scope, field) and dimension not in metric.dimensions:
+                splits = ", ".join(metric.dimensions) or "nothing"
+                problems.append((f"scope.{field}", (f"Specific: KPI {metric.name!r} has no {dimension!r} "
+                                                   f"dimension (it splits by: {splits})")))
+        if sources is not None:
+            missing = [p for p in goal.scope.platforms if p not in sources]
+            if missing:
+                problems.append(("scope.platforms", (f"Specific: {', '.join(map(repr, missing))} is not a source "
+                                                    f"in sources.yml (sources: {', '.join(sources)}); "
+                                                    f"fix the name or add the source")))
+    if "target" not in skip and goal.target.kind == "duration" and metric.unit not in ("minutes", "seconds"):
+        problems.append(("target", (f"a duration target needs a time KPI (minutes or seconds); "
+                                   f"{metric.name!r} is in {metric.unit}")))
+    problems += _range_errors(goal, metric, skip)
+    if not skip & {"deadline", "recurring"} and goal.deadline is None and goal.recurring is None:
         problems.append(("deadline", "Time-bound: a goal needs a deadline or a recurring period"))
-    if goal.deadline is not None and goal.deadline <= goal.start:
+    if (not skip & {"deadline", "start"} and goal.deadline is not None and goal.deadline <= goal.start):
         problems.append(("deadline", f"Time-bound: deadline {goal.deadline} is not after start {goal.start}"))
-    if goal.parent is not None and goal.parent not in group_ids:
-        problems.append(("parent", f"unknown objective group {goal.parent!r}; "
-                                   f"defined groups: {', '.join(group_ids) or 'none'}"))
+    if "parent" not in skip and goal.parent is not None and goal.parent not in group_ids:
+        problems.append(("parent", (f"unknown objective group {goal.parent!r}; "
+                                   f"defined groups: {', '.join(group_ids) or 'none'}")))
     return problems
 
 
@@ -350,6 +581,21 @@ def _static_warnings(goal: Goal, metric: Metric) -> list[str]:
     if goal.scope.is_empty():
         warnings.append("Specific: no scope; name platforms, accounts or a campaign "
                         "(the goal covers every platform and account)")
+    _low, high, _ = _value_range(metric)
+    if (metric.unit == "percent" and high == 100.0 and goal.target.kind == "absolute"
+            and 0 < goal.target.value < 1):
+        warnings.append(f"Measurable: target {goal.target.text} of percent KPI {metric.name!r} reads as "
+                        f"{goal.target.text} %; percentages are written 0..100 "
+                        f"({_fmt(goal.target.value * 100)} % is {_fmt(goal.target.value * 100)})")
+    if goal.success == "reach" and isinstance(goal.baseline, (int, float)):
+        resolved = goal.target.resolve(goal.baseline, metric.unit)
+        if resolved is not None and resolved != goal.baseline:
+            rising = resolved > goal.baseline
+            if rising != (metric.direction == "increase"):
+                better = "higher" if metric.direction == "increase" else "lower"
+                warnings.append(f"Relevant: target {_fmt(resolved)} is {'above' if rising else 'below'} the "
+                                f"baseline {_fmt(goal.baseline)} but {better} is better for {metric.name!r}; "
+                                f"check the target's unit and sign")
     if goal.objective not in metric.objectives:
         fits = ", ".join(metric.objectives) or "no objective"
         warnings.append(f"Relevant: KPI {metric.name!r} does not fit objective {goal.objective!r} "
@@ -359,14 +605,18 @@ def _static_warnings(goal: Goal, metric: Metric) -> list[str]:
 
 def smart_check(goal: Goal, metric: Metric) -> dict[str, str]:
     """One line per SMART letter for a loaded goal (evaluation adds data-driven A and M findings)."""
-    warnings = {w.split(":", 1)[0]: w for w in goal.smart_warnings}
+    warnings: dict[str, str] = {}
+    for warning in goal.smart_warnings:
+        key = warning.split(":", 1)[0]
+        warnings[key] = f"{warnings[key]}; {warning}" if key in warnings else warning
     when = f"deadline {goal.deadline}" if goal.deadline else f"every {goal.recurring}"
     return {
         "S": warnings.get("Specific", f"Specific: {metric.name} for {goal.scope.describe()}"),
-        "M": f"Measurable: {metric.name} is read from marts.{metric.table} ({metric.aggregation})",
-        "A": "Achievable: judged against the best historical rate at evaluation",
+        "M": warnings.get("Measurable",
+                          f"Measurable: {metric.name} is read from marts.{metric.table} ({metric.aggregation})"),
+        "A": warnings.get("Achievable", "Achievable: judged against the best historical rate at evaluation"),
         "R": warnings.get("Relevant", f"Relevant: {metric.name} fits objective {goal.objective}"),
-        "T": f"Time-bound: start {goal.start}, {when}",
+        "T": warnings.get("Time-bound", f"Time-bound: start {goal.start}, {when}"),
     }
 
 
@@ -402,6 +652,7 @@ class GoalSnapshot(BaseModel):
     projected_low: float | None
     projected_high: float | None
     status: Status
+    achieved_on: date | None = None    # reach goals: the first day on/after start the KPI met the target
     smart_warnings: list[str]
     method: str
 
@@ -535,9 +786,36 @@ def _accumulates(goal: Goal, metric: Metric) -> bool:
     return goal.window == "cumulative" or (goal.window == "calendar_month" and goal.recurring == "month")
 
 
-def _never_negative(metric: Metric) -> bool:
-    """Counts, times, money and ratios of counts are >= 0; growth rates and sentiment scores are not."""
-    return metric.aggregation != "growth" and metric.unit in ("count", "minutes", "seconds", "currency", "percent")
+# KPIs outside their unit's usual domain: ROI = (revenue - spend) / spend * 100 is >= -100 % (revenue
+# >= 0) with no upper bound; net new followers (gains - losses) is a count that can be negative.
+def _domain(metric: Metric) -> tuple[float | None, float | None]:
+    """The values the KPI can take, (low, high), None = unbounded: the same ranges goals.yml is checked against
+    (``_value_range``)."""
+    low, high, _ = _value_range(metric)
+    return low, high
+
+
+def _bound_forecast(fc: Forecast, metric: Metric) -> Forecast:
+    """Keep a straight-line forecast inside the KPI's domain without faking certainty.
+
+    A projection past a bound (a share above 100 %, a wait time below 0) is pinned to the bound
+    and the band keeps its half-widths around the pinned value before being clipped: a wait
+    time projected at -4 [-6..-2] becomes 0 [0..2], a share at 132.7 [122.9..142.4] becomes
+    100 [90.3..100]. A projection inside the domain only has the band's edges clipped.
+    """
+    lo, hi = _domain(metric)
+
+    def clip(value: float) -> float:
+        if lo is not None:
+            value = max(value, lo)
+        if hi is not None:
+            value = min(value, hi)
+        return value
+
+    projected = clip(fc.projected)
+    low = projected - (fc.projected - fc.low)
+    high = projected + (fc.high - fc.projected)
+    return Forecast(projected=projected, low=clip(low), high=clip(high), points=fc.points)
 
 
 @dataclass(frozen=True)
@@ -616,6 +894,8 @@ def evaluate_goal(con: Any, goal: Goal, metric: Metric, as_of: date, *,
     warnings = list(goal.smart_warnings)
     rows = _fetch(con, metric, goal, as_of)
     stay = goal.success != "reach"
+    # Before the goal's first day nothing is measured against it: no progress, pace or forecast.
+    before_start = as_of < goal.start
     accumulates = _accumulates(goal, metric)
     total_days = (deadline - start).days + 1
     method = (f"{METHOD_VERSION}: {goal.success}; {metric.aggregation} of marts.{metric.table} over "
@@ -626,7 +906,7 @@ def evaluate_goal(con: Any, goal: Goal, metric: Metric, as_of: date, *,
     def snapshot(status: str, **values: Any) -> GoalSnapshot:
         fields = {name: None for name in ("data_as_of", "current", "baseline", "target", "progress_pct",
                                           "pace_ratio", "expected_today", "projected_at_deadline",
-                                          "projected_low", "projected_high")}
+                                          "projected_low", "projected_high", "achieved_on")}
         fields.update(values)
         direction = fields.pop("direction", metric.direction)
         elapsed = fields.pop("time_elapsed_pct", None)
@@ -644,7 +924,7 @@ def evaluate_goal(con: Any, goal: Goal, metric: Metric, as_of: date, *,
         where = f"marts.{metric.table} does not exist" if rows is None else \
             f"no rows in marts.{metric.table} for {goal.scope.describe()} up to {as_of}"
         warnings.append(f"Measurable: no data for KPI {metric.name!r}: {where}")
-        return snapshot("no_data", target=goal.target.resolve(
+        return snapshot("not_started" if before_start else "no_data", target=goal.target.resolve(
             goal.baseline if goal.baseline != "auto" else None, metric.unit))
 
     # The measured day: newest data, never past as_of or the deadline.
@@ -673,6 +953,21 @@ def evaluate_goal(con: Any, goal: Goal, metric: Metric, as_of: date, *,
     path_start = 0.0 if accumulates else baseline
 
     current = _rollup(metric, rows, *_window(goal.window, measured, start)) if measured else None
+    if before_start:
+        # Until the day before start is in the data an auto baseline would roll up a partial window:
+        # it (and a relative target on it) is left out rather than guessed.
+        fixed = goal.baseline != "auto" or (goal.window == "cumulative" and metric.aggregation == "sum")
+        if not fixed and as_of < start - timedelta(days=1):
+            baseline, target = None, goal.target.resolve(None, metric.unit)
+            path_start = 0.0 if accumulates else None
+        if goal.success != "reach":
+            direction = "increase" if goal.success == "stay_above" else "decrease"
+        elif target is not None and path_start is not None and target != path_start:
+            direction = "increase" if target > path_start else "decrease"
+        else:
+            direction = metric.direction
+        return snapshot("not_started", data_as_of=latest, current=current, baseline=baseline, target=target,
+                        direction=direction, time_elapsed_pct=0.0)
     if current is None or baseline is None or target is None or path_start is None:
         what = "the current value" if current is None else "the baseline"
         warnings.append(f"Measurable: no data for KPI {metric.name!r} to compute {what} "
@@ -712,10 +1007,9 @@ def evaluate_goal(con: Any, goal: Goal, metric: Metric, as_of: date, *,
     fc = forecast_linear(xs, ys, float((deadline - start).days)) if measured < deadline else None
     if measured >= deadline:
         fc = Forecast(projected=current, low=current, high=current, points=1)
-    elif fc is not None and _never_negative(metric):
-        # A straight line can run below zero (a falling wait time); the KPI cannot.
-        fc = Forecast(projected=max(fc.projected, 0.0), low=max(fc.low, 0.0), high=max(fc.high, 0.0),
-                      points=fc.points)
+    elif fc is not None:
+        # A straight line can run below zero (a falling wait time) or past 100 % (a share); the KPI cannot.
+        fc = _bound_forecast(fc, metric)
 
     # Achievable: the plan's needed rate vs the best historical rate (reach goals only).
     if not stay and target != path_start:
@@ -743,6 +1037,17 @@ def evaluate_goal(con: Any, goal: Goal, metric: Metric, as_of: date, *,
         progress = (checked - breaches) / checked if checked > 0 else None
         pace, expected = None, target
 
+    # Reach goals: achieved sticks from the first day on/after start the KPI met the target.
+    achieved_on: date | None = None
+    if not stay:
+        day = start
+        while day <= measured:
+            value = _rollup(metric, rows, *_window(goal.window, day, start))
+            if value is not None and meets(value):
+                achieved_on = day
+                break
+            day += timedelta(days=1)
+
     stale_days = (horizon - latest).days
     if stale_days > goal.freshness_days:
         warnings.append(f"Measurable: newest data is from {latest}, {stale_days} days before {horizon} "
@@ -757,7 +1062,7 @@ def evaluate_goal(con: Any, goal: Goal, metric: Metric, as_of: date, *,
             status = "at_risk"
         else:
             status = "on_track"
-    elif meets(current):
+    elif achieved_on is not None:
         status = "achieved"
     elif as_of >= deadline:
         status = "missed"
@@ -775,6 +1080,7 @@ def evaluate_goal(con: Any, goal: Goal, metric: Metric, as_of: date, *,
         pace_ratio=pace, expected_today=expected,
         projected_at_deadline=fc.projected if fc else None,
         projected_low=fc.low if fc else None, projected_high=fc.high if fc else None,
+        achieved_on=achieved_on,
     )
 
 
@@ -791,7 +1097,8 @@ def evaluate_goals(con: Any, goals: list[Goal], metrics: MetricsDictionary, as_o
 # --------------------------------------------------------------------------------------------
 
 # Worst first: an objective is as healthy as its weakest key result.
-_SEVERITY = ("missed", "off_track", "at_risk", "stale", "no_data", "on_track", "achieved")
+# A not-yet-started key result keeps an objective from being "achieved" but does not drag it below on_track.
+_SEVERITY = ("missed", "off_track", "at_risk", "stale", "no_data", "on_track", "not_started", "achieved")
 
 
 def rollup_objectives(groups: list[ObjectiveGroup], snapshots: list[GoalSnapshot]) -> list[dict[str, Any]]:
