@@ -16,7 +16,7 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -52,6 +52,13 @@ def _debugging() -> bool:
     ctx = click.get_current_context(silent=True)
     root = ctx.find_root() if ctx else None
     return bool(root and isinstance(root.obj, dict) and root.obj.get("debug"))
+
+
+def _fail(exc: BaseException, message: str | None = None) -> NoReturn:
+    """A known failure as one line (its message says what and what to do); the traceback only with --debug."""
+    if _debugging():
+        raise exc
+    raise click.ClickException(message or str(exc)) from None
 
 
 # ------------------------------------------------------------------------------------ steps
@@ -101,13 +108,9 @@ def ingest(platform: str, since: dt.datetime | None, until: dt.datetime | None, 
                                   credentials=credentials, allow_emptying=allow_emptying)
     except IngestError as exc:      # every account was tried; the ones that landed are reported first
         _echo_json(exc.summaries)
-        if _debugging():
-            raise
-        raise click.ClickException(str(exc)) from None
+        _fail(exc)
     except ConnectorError as exc:
-        if _debugging():
-            raise
-        raise click.ClickException(str(exc)) from None
+        _fail(exc)
     _echo_json(summaries)
 
 
@@ -203,10 +206,8 @@ def validate(as_of: dt.datetime | None) -> None:
     try:
         summary = run_validate(settings, run_id=run_id, as_of=as_of.date() if as_of else None)
     except QualityGateFailed as exc:    # the message names the run, each failed expectation and a sample
-        if _debugging():
-            raise
-        raise click.ClickException(f"{exc}\nnothing may be published from this build: fix the data, then run "
-                                   "goalpost transform and goalpost validate") from None
+        _fail(exc, f"{exc}\nnothing may be published from this build: fix the data, then run "
+                   "goalpost transform and goalpost validate")
     except duckdb.IOException as exc:
         busy = _warehouse_busy(exc, settings, "validate")
         if busy is None or _debugging():
@@ -228,9 +229,7 @@ def publish() -> None:
     try:
         result = run_publish(settings)
     except (TransformError, ServingError) as exc:      # refused by the gate, warehouse busy, serving copy failed
-        if _debugging():
-            raise
-        raise click.ClickException(str(exc)) from None
+        _fail(exc)
     except duckdb.IOException as exc:
         busy = _warehouse_busy(exc, settings, "publish")
         if busy is None or _debugging():
@@ -251,9 +250,7 @@ def snapshot(as_of: dt.datetime | None) -> None:
     try:
         _echo_json(run_snapshots(_settings(), as_of=day, run_id=f"cli__{day.isoformat()}"))
     except (TransformError, ServingError) as exc:      # warehouse busy, serving copy failed
-        if _debugging():
-            raise
-        raise click.ClickException(str(exc)) from None
+        _fail(exc)
 
 
 @main.command()
@@ -357,10 +354,8 @@ def goals_check(goals_path: Path | None) -> None:
             raise
         click.echo(str(exc), err=True)
         sys.exit(1)
-    except Exception as exc:
-        if _debugging():
-            raise
-        raise click.ClickException(f"goals check: {type(exc).__name__}: {exc} (--debug for the traceback)")
+    except Exception as exc:  # noqa: BLE001 - any other failure of the check is one line too
+        _fail(exc, f"goals check: {type(exc).__name__}: {exc} (--debug for the traceback)")
     for line in checked.file_errors:
         click.echo(line)
     for goal in checked.goals:
