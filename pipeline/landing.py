@@ -12,6 +12,8 @@ Rules:
   window again replaces exactly that window and never duplicates; except that a pull with no row at all
   for a day whose partition holds rows keeps that partition ("the API returned nothing" is not "the
   value is zero"; the ledger records why) unless ``allow_emptying`` says the platform really deleted them;
+- for counts "as of now" (:data:`AS_OF_PULL_ENTITIES`) such a day is kept silently, even with ``allow_emptying``:
+  the pull could not see that day, so it can neither empty it nor say anything about it;
 - rows with a null key, a negative or non-numeric count (``quarantine_reason`` set by the
   connector) go to quarantine, never silently dropped;
 - each file is written to a temp file ``.<name>.<uuid32>.tmp`` in the same folder and ``os.replace``d into
@@ -59,7 +61,20 @@ ENTITY_KEYS: dict[str, tuple[str, ...]] = {
     "ad_spend": ("date", "campaign"),
     "leads": ("date", "campaign", "lead_type"),
     "applications": ("date", "job_id"),
+    "competitor_account_daily": ("date", "handle"),
+    "web_first_touch": ("date", "source", "medium", "campaign"),
+    "web_cohorts": ("date", "cohort_start", "month_n", "source", "medium"),
+    "orders": ("date", "order_id"),
 }
+# (platform, entity) whose rows are counts "as of now", dated by the pull (the snapshot day, or the window's last day):
+# a pull has rows only for that one day, so a re-pulled window's other days say nothing about them. Their landed
+# partitions are left as they are, silently: a "kept" warning would be noise on every run (pipeline.connectors).
+AS_OF_PULL_ENTITIES = frozenset({
+    ("instagram", "competitor_account_daily"), ("linkedin", "competitor_account_daily"),  # public counts, now
+    ("ga4", "web_cohorts"),                        # cohorts as of the window's last day
+    ("instagram", "audience_demographics"),        # follower_demographics as of the window's last day
+    ("tiktok", "account_daily"), ("x", "account_daily"),   # follower counts as of the end of yesterday
+})
 # Which column decides a row's partition day (UTC day of a timestamp, or the native `date`).
 PARTITION_COLUMNS = {"post": "created_at", "mentions": "created_at", "support_conversations": "opened_at"}
 # Parquet writer options are part of the byte-for-byte contract: change them and every file changes.
@@ -150,8 +165,10 @@ def quarantine_reasons(table: pa.Table, entity: str) -> list[str | None]:
     reasons: list[str | None] = [None] * table.num_rows
     existing = table.column(QUARANTINE_COLUMN)
     for index in pc.indices_nonzero(any_bad).to_pylist():
-        parts = [existing[index].as_py()] if flagged[index].as_py() else []
-        parts += [describe(index) for mask, describe in checks if mask[index].as_py()]
+        given = existing[index].as_py() if flagged[index].as_py() else ""
+        # a check the connector already reported in the same words is not repeated
+        parts = [given] if given else []
+        parts += [text for mask, describe in checks if mask[index].as_py() and (text := describe(index)) not in given]
         reasons[index] = "; ".join(parts)
     return reasons
 
@@ -278,7 +295,9 @@ def land_window(table: pa.Table, *, platform: str, entity: str, account_id: str,
     A day for which ``table`` has no row at all (neither clean nor quarantined) while its landed partition
     holds rows is kept as it is unless ``allow_emptying``: "the API returned nothing" is not "the value is
     zero" (rows of value 0 replace as usual). A kept day is not in the result (not landed); its reason is in
-    the result's ``kept_days``, in the day's ledger entry (``kept_reason``) and in a warning.
+    the result's ``kept_days``, in the day's ledger entry (``kept_reason``) and in a warning; except for counts as
+    of the pull (:data:`AS_OF_PULL_ENTITIES`), whose days other than the pull's are kept silently, even with
+    ``allow_emptying`` (the pull cannot see them: "kept" would be noise, emptying them would lose their history).
     Temp files a killed landing left for the partitions of the window are removed first."""
     if since >= until:
         raise LandingError(f"{platform}/{entity}/{account_id}: empty window [{since}, {until})")
@@ -286,7 +305,7 @@ def land_window(table: pa.Table, *, platform: str, entity: str, account_id: str,
     for column, expected in (("platform", platform), ("account_id", account_id)):
         others = set(pc.unique(pc.drop_null(table.column(column))).to_pylist()) - {expected}
         if others:
-            raise LandingError(f"{entity}: column '{column}' holds {sorted(others)[0]!r}, expected {expected!r}")
+            raise LandingError(f"{entity}: column '{column}' holds {min(others)!r}, expected {expected!r}")
     reasons = quarantine_reasons(table, entity)
     table = table.set_column(table.schema.get_field_index(QUARANTINE_COLUMN), QUARANTINE_COLUMN,
                              pa.array(reasons, pa.string()))
@@ -308,6 +327,7 @@ def land_window(table: pa.Table, *, platform: str, entity: str, account_id: str,
     with_rows = set(pc.unique(good_days).to_pylist()) | set(pc.unique(bad_days).to_pylist())
     if only_days_with_rows:
         days = [day for day in days if day in with_rows]
+    as_of_pull = (platform, entity) in AS_OF_PULL_ENTITIES
     for day in days:
         raw_path = partition_path(settings.lake_dir / "raw", platform, entity, day, account_id, ".parquet")
         quarantine_path = partition_path(settings.lake_dir / "quarantine", platform, entity, day, account_id,
@@ -315,8 +335,10 @@ def land_window(table: pa.Table, *, platform: str, entity: str, account_id: str,
         for path in (raw_path, quarantine_path,
                      partition_path(settings.lake_dir / "_ledger", platform, entity, day, account_id, ".json")):
             sweep_temp_files(path)
-        if day not in with_rows and not allow_emptying:
+        if day not in with_rows and (as_of_pull or not allow_emptying):
             existing = _existing_rows(raw_path)
+            if as_of_pull and (existing or quarantine_path.exists()):
+                continue                        # its quarantined rows too: the pull could not see that day
             if existing:
                 landed.kept_days[day.isoformat()] = _keep_partition(settings, platform, entity, account_id, day,
                                                                     raw_path, existing)

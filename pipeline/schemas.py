@@ -171,6 +171,61 @@ ENTITY_COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("applications", "int64"),
         Column("hires", "int64"),
     ),
+    # Public counts of the tracked accounts (ours and competitors') seen by one of our accounts (account_id): one
+    # row per tracked account per snapshot day. Every row, ours included, is read through the same public endpoint
+    # (IG business_discovery, LinkedIn networkSizes) so shares compare like with like (DECISIONLOG "Audience share").
+    "competitor_account_daily": _schema(
+        Column("date", "date32", nullable=False),         # the day the counts stand for (snapshot_day of the pull)
+        Column("report_timezone", "string", nullable=False),
+        Column("handle", "string", nullable=False),       # IG username / LinkedIn organization id of the tracked account
+        Column("is_own", "bool", nullable=False),         # our brand's account (true) or a competitor (false)
+        Column("followers", "int64"),                     # followers as of the pull
+        Column("posts", "int64"),                         # published posts in total (IG media_count)
+        Column("engagements", "int64"),                   # likes + comments, as of the pull, of the posts published in
+                                                          # the 28 days up to `date` (NULL: not reported)
+        Column("recent_posts", "int64"),                  # how many posts those engagements are on
+    ),
+    # GA4 report rows by day x FIRST-user source/medium/campaign (first-touch attribution: the channel that first
+    # acquired the user); web_sessions holds the same metrics by session source (last touch). Issue #24.
+    "web_first_touch": _schema(
+        Column("date", "date32", nullable=False),
+        Column("report_timezone", "string", nullable=False),
+        Column("source", "string", nullable=False),       # firstUserSource
+        Column("medium", "string", nullable=False),       # firstUserMedium
+        Column("campaign", "string"),                     # firstUserCampaignName
+        Column("social_platform", "string"),              # network parsed from source/medium (null = not social)
+        Column("new_users", "int64"),
+        Column("total_users", "int64"),                   # distinct users of the day: not additive across days
+        Column("conversions", "int64"),                   # keyEvents of users first acquired by this channel
+        Column("revenue", "float64"),                     # totalRevenue of those users
+    ),
+    # GA4 monthly cohorts (users grouped by first session month) by acquisition channel, as of one pull: one row
+    # per pull day x cohort x month n x first-user source/medium. Counts of a cohort grow until its months are
+    # over, so staging keeps the latest pull (like post_metrics snapshots).
+    "web_cohorts": _schema(
+        Column("date", "date32", nullable=False),         # the pull's day (last day of the pulled window)
+        Column("report_timezone", "string", nullable=False),
+        Column("cohort_start", "date32", nullable=False),  # first day of the cohort's month (firstSessionDate range)
+        Column("month_n", "int64", nullable=False),        # cohortNthMonth: 0 = the acquisition month
+        Column("source", "string", nullable=False),       # firstUserSource
+        Column("medium", "string", nullable=False),       # firstUserMedium
+        Column("social_platform", "string"),
+        Column("cohort_users", "int64"),                  # cohortTotalUsers: users of the cohort
+        Column("active_users", "int64"),                  # cohortActiveUsers: of them, active in month n
+    ),
+    # Orders from a shop / CRM export (the inbox, platform=files): one row per order. The customer's first-touch
+    # UTM, when the shop records it, says which channel acquired the customer. Issue #24.
+    "orders": _schema(
+        Column("date", "date32", nullable=False),         # the order's day in the export's time zone
+        Column("order_id", "string", nullable=False),
+        Column("customer_id", "string", nullable=False),
+        Column("revenue", "float64"),                     # order value (net of refunds when the export says so)
+        Column("currency", "string"),
+        Column("first_touch_source", "string"),           # utm_source of the customer's first visit
+        Column("first_touch_medium", "string"),
+        Column("first_touch_campaign", "string"),
+        Column("social_platform", "string"),              # network parsed from the first-touch UTM (null = not social)
+    ),
 }
 
 ENTITIES = tuple(ENTITY_COLUMNS)

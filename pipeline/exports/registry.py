@@ -9,6 +9,10 @@ title rows). Post exports (``entity: posts``) are lifetime values as of the expo
 ``post_metrics`` snapshot dated the export day, like an API pull (DECISIONLOG "Lifetime snapshots"), so the same post
 in two exports is never counted twice. Rows dated before the network existed or more than a day after the export
 day carry a ``quarantine_reason`` (landing keeps them in quarantine, never in the KPIs).
+
+Benchmarking exports (``entity: competitor_account_daily``, mapping files only: no public sample of a tool's export
+could be verified) give per-day public counts of our account and the tracked competitors, for any network: one row
+per tracked handle and day, observed by our account (the file's account), like the connectors' rows.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -25,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from pipeline.connectors.utm import utm_from_text
+from pipeline.connectors.utm import platform_from_source, utm_from_text
 from pipeline.exports.text import Sheet, header_index
 from pipeline.schemas import PLATFORM_TIMEZONES
 
@@ -34,6 +38,17 @@ NETWORKS = ("instagram", "facebook", "tiktok", "linkedin", "x")
 POST_FIELDS = ("post_id", "created_at", "caption", "content_type", "permalink")
 METRIC_FIELDS = ("impressions", "views", "reach", "likes", "comments", "shares", "saves", "clicks", "video_views")
 ACCOUNT_FIELDS = ("date", "followers", "new_followers", "impressions", "views", "reach", "profile_views", "page_views")
+# Shop / CRM order exports (issue #24): read through mapping files only; a first-touch UTM, when the shop records
+# it, names the channel that acquired the customer (``first_touch_url``: a landing-page URL whose utm_* it carries).
+ORDER_FIELDS = ("order_id", "customer_id", "date", "revenue", "currency", "first_touch_source", "first_touch_medium",
+                "first_touch_campaign", "first_touch_url")
+# Benchmarking exports (Rival IQ, Sprout Social, Socialinsider, ...), issue #22: one row per tracked account and day;
+# `engagements` should be the tool's engagements of the posts of the 28 days up to the day, as the connectors count.
+COMPETITOR_FIELDS = ("date", "handle", "is_own", "followers", "posts", "engagements", "recent_posts")
+COMPETITOR_REQUIRED = ("date", "handle")
+COMPETITOR_COUNTS = ("followers", "posts", "engagements", "recent_posts")
+_YES = {"true", "yes", "y", "1", "own", "x"}
+_NO = {"", "false", "no", "n", "0", "competitor"}
 # The day each network opened to the public: a row dated earlier is a wrong date, not history.
 HISTORY_START = {"facebook": date(2004, 2, 4), "linkedin": date(2003, 5, 5), "x": date(2006, 3, 21),
                  "instagram": date(2010, 10, 6), "tiktok": date(2016, 9, 1)}
@@ -49,15 +64,17 @@ FORMAT_SCHEMA: dict[str, Any] = {
     "properties": {
         "name": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
         "label": {"type": "string"},
-        "network": {"enum": list(NETWORKS)},
+        "network": {"enum": list(NETWORKS)},                # orders: none (a shop sells on every channel)
         "network_column": _ALIASES,
-        "entity": {"enum": ["posts", "account_daily"]},
+        "entity": {"enum": ["posts", "account_daily", "orders", "competitor_account_daily"]},
         "header": _ALIASES,
         "columns": {"type": "object", "minProperties": 1,
-                    "propertyNames": {"enum": sorted({*POST_FIELDS, *METRIC_FIELDS, *ACCOUNT_FIELDS})},
+                    "propertyNames": {"enum": sorted({*POST_FIELDS, *METRIC_FIELDS, *ACCOUNT_FIELDS, *ORDER_FIELDS,
+                                                      *COMPETITOR_FIELDS})},
                     "additionalProperties": _ALIASES},
         "account": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.\\-]*$"},
         "account_column": _ALIASES,
+        "own_handles": _ALIASES,                          # competitor_account_daily: which handles are our brand
         "date_formats": {"type": "array", "items": {"type": "string", "pattern": "%"}, "minItems": 1},
         "year_from": {"enum": ["export"]},
         "timezone": {"type": "string"},
@@ -71,8 +88,11 @@ FORMAT_SCHEMA: dict[str, Any] = {
         "content_types": {"type": "object", "additionalProperties": {"type": "string"}},
         "source": {"type": "string"},
     },
-    "oneOf": [{"required": ["network"]}, {"required": ["network_column"]}],
+    # posts, account_daily and competitor counts belong to one network; orders to none (checked in load_formats)
+    "if": {"properties": {"entity": {"enum": ["posts", "account_daily", "competitor_account_daily"]}}},
+    "then": {"oneOf": [{"required": ["network"]}, {"required": ["network_column"]}]},
 }
+ORDER_REQUIRED = ("order_id", "customer_id", "date", "revenue")
 FILE_SCHEMA: dict[str, Any] = {
     "oneOf": [
         {"type": "object", "required": ["formats"], "additionalProperties": False,
@@ -103,6 +123,7 @@ class ExportFormat:
     network_column: tuple[str, ...] = ()
     account: str | None = None
     account_column: tuple[str, ...] = ()
+    own_handles: tuple[str, ...] = ()
     date_formats: tuple[str, ...] = ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%m/%d/%Y", "%m/%d/%Y %H:%M")
     year_from: str | None = None
     timezone: str = "UTC"
@@ -139,7 +160,7 @@ def load_formats(path: Path) -> list[ExportFormat]:
             from None
     formats = []
     for spec in _validate(document, str(path)):
-        tuple_keys = ("header", "network_column", "account_column", "date_formats", "value_column")
+        tuple_keys = ("header", "network_column", "account_column", "own_handles", "date_formats", "value_column")
         values = {k: tuple(v) if k in tuple_keys else v for k, v in spec.items()}
         values["columns"] = {k: tuple(v) for k, v in spec["columns"].items()}
         try:
@@ -147,8 +168,39 @@ def load_formats(path: Path) -> list[ExportFormat]:
         except (KeyError, ValueError):
             raise FormatError(f"{path}: {spec['name']}.timezone: unknown time zone {spec.get('timezone')!r}") \
                 from None
+        if spec["entity"] == "orders":
+            _check_orders_format(spec, path)
+        if spec["entity"] == "competitor_account_daily":
+            _check_competitor_format(spec, path)
+        elif "own_handles" in spec:
+            raise FormatError(f"{path}: {spec['name']}.own_handles: only a competitor_account_daily mapping names "
+                              "its own handles; remove it")
         formats.append(ExportFormat(origin=str(path), **values))
     return formats
+
+
+def _check_orders_format(spec: dict[str, Any], path: Path) -> None:
+    network = next((key for key in ("network", "network_column") if key in spec), None)
+    if network:
+        raise FormatError(f"{path}: {spec['name']}.{network}: an orders export belongs to no network; remove it "
+                          "(each customer's first-touch UTM says which network acquired them)")
+    missing = [name for name in ORDER_REQUIRED if name not in spec["columns"]]
+    if missing:
+        raise FormatError(f"{path}: {spec['name']}.columns: an orders mapping needs {', '.join(missing)} "
+                          f"(required: {', '.join(ORDER_REQUIRED)})")
+
+
+def _check_competitor_format(spec: dict[str, Any], path: Path) -> None:
+    columns = spec["columns"]
+    foreign = sorted(set(columns) - set(COMPETITOR_FIELDS))
+    if foreign:
+        raise FormatError(f"{path}: {spec['name']}.columns: {', '.join(foreign)} is not a column of a "
+                          f"competitor_account_daily mapping (columns: {', '.join(COMPETITOR_FIELDS)})")
+    missing = [name for name in COMPETITOR_REQUIRED if name not in columns]
+    if missing or not {"followers", "engagements"} & set(columns):
+        needed = [*missing, *([] if {"followers", "engagements"} & set(columns) else ["followers or engagements"])]
+        raise FormatError(f"{path}: {spec['name']}.columns: a competitor_account_daily mapping needs "
+                          f"{', '.join(needed)} (required: date, handle, and followers or engagements)")
 
 
 @cache
@@ -259,7 +311,7 @@ def parse_moment(text: str, spec: ExportFormat, export_day: date) -> datetime:
                 moment = moment.replace(year=export_day.year - 1)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(spec.timezone))
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def _cell(record: dict[str, str], aliases: Iterable[str]) -> str | None:
@@ -302,8 +354,9 @@ class ParsedExport:
 
     @property
     def account_id(self) -> str:
-        """The file-drop account id: ``<network>.<account>`` (staging conforms it to the network)."""
-        return f"{self.network}.{self.account}"
+        """The file-drop account id: ``<network>.<account>`` (staging conforms it to the network); a shop's
+        orders (no network): ``<account>``."""
+        return f"{self.network}.{self.account}" if self.network else self.account
 
 
 def _date_problem(day: date, network: str, export_day: date) -> str | None:
@@ -326,7 +379,7 @@ def rows_of(match: Match, *, file_account: str | None, export_day: date) -> list
             continue
         title_network, _, title_field = (match.title_field or "").rpartition(":")
         network = title_network or spec.network or (normalise(_cell(record, spec.network_column)) or "")
-        if network not in NETWORKS:
+        if spec.entity != "orders" and network not in NETWORKS:
             raise FormatError(f"{match.sheet.name}:{line}: network {network!r} is not one of {', '.join(NETWORKS)}")
         account_text = spec.account or _cell(record, spec.account_column) or file_account
         if not account_text:
@@ -335,7 +388,11 @@ def rows_of(match: Match, *, file_account: str | None, export_day: date) -> list
         account = _account_id(account_text)
         parsed = grouped.setdefault((network, account), ParsedExport(spec.name, network, account))
         try:
-            if spec.entity == "posts":
+            if spec.entity == "orders":
+                _order_row(parsed, record, spec, export_day)
+            elif spec.entity == "competitor_account_daily":
+                _competitor_row(parsed, record, spec, network, export_day, f"{match.sheet.name}:{line}")
+            elif spec.entity == "posts":
                 _post_rows(parsed, record, spec, network, export_day)
             else:
                 _account_row(parsed, record, spec, network, export_day, title_field or None)
@@ -410,9 +467,78 @@ def _account_row(parsed: ParsedExport, record: dict[str, str], spec: ExportForma
         "quarantine_reason": "; ".join(problems) or None})
 
 
+def _order_row(parsed: ParsedExport, record: dict[str, str], spec: ExportFormat, export_day: date) -> None:
+    order_id = (_cell(record, spec.columns["order_id"]) or "").strip()
+    customer_id = (_cell(record, spec.columns["customer_id"]) or "").strip()
+    if not order_id or not customer_id:
+        raise ValueError("order row without its order id or customer id")
+    day_text = _cell(record, spec.columns["date"])
+    if not day_text:
+        raise ValueError(f"order {order_id} without its date")
+    day = parse_moment(day_text, spec, export_day).astimezone(ZoneInfo(spec.timezone)).date()
+    problems: list[str] = []
+    if day > export_day + timedelta(days=1):
+        problems.append(f"dated {day}, after the export day {export_day}")
+    text = _cell(record, spec.columns["revenue"])
+    try:
+        revenue = parse_number(text, integer=False)
+    except ValueError:
+        revenue = None
+        problems.append(f"non-numeric revenue: {text!r}")
+    utm = utm_from_text(_cell(record, spec.columns.get("first_touch_url", ())) or "")
+    touch = {name: (_cell(record, spec.columns.get(f"first_touch_{name}", ())) or utm.get(name) or "").strip() or None
+             for name in ("source", "medium", "campaign")}
+    currency = (_cell(record, spec.columns.get("currency", ())) or "").strip().upper() or None
+    parsed.rows.setdefault("orders", []).append({
+        "date": day, "order_id": order_id, "customer_id": customer_id, "revenue": revenue, "currency": currency,
+        **{f"first_touch_{name}": value for name, value in touch.items()},
+        "social_platform": platform_from_source(touch["source"]),
+        "quarantine_reason": "; ".join(problems) or None})
+
+
+def _handle(text: str) -> str:
+    """A tracked account as the connectors name it: ``@RivalCo`` or its profile URL -> ``RivalCo`` (staging
+    lowercases)."""
+    return _post_id(text).lstrip("@").strip()
+
+
+def _is_own(record: dict[str, str], spec: ExportFormat, handle: str, account: str) -> bool:
+    """Our brand's row: the mapped is_own column, else a handle of ``own_handles``, else the observing account's
+    own handle (LinkedIn's organization id is both)."""
+    if "is_own" in spec.columns:
+        text = normalise(_cell(record, spec.columns["is_own"]))
+        if text not in _YES | _NO:
+            raise ValueError(f"is_own {text!r} is neither yes nor no (yes, true, 1, own / no, false, 0, blank)")
+        return text in _YES
+    owners = spec.own_handles or (account,)
+    return handle.lower() in {_handle(name).lower() for name in owners}
+
+
+def _competitor_row(parsed: ParsedExport, record: dict[str, str], spec: ExportFormat, network: str,
+                    export_day: date, where: str) -> None:
+    handle = _handle(_cell(record, spec.columns["handle"]) or "")
+    if not handle:
+        raise ValueError("row without the tracked account's handle")
+    day_text = _cell(record, spec.columns["date"])
+    if not day_text:
+        raise ValueError(f"@{handle}: row without a date")
+    day = parse_moment(day_text, spec, export_day).astimezone(ZoneInfo(spec.timezone)).date()
+    problems: list[str] = []
+    if problem := _date_problem(day, network, export_day):
+        problems.append(problem)
+    counts = _counts(record, spec, COMPETITOR_COUNTS, problems)
+    # worded as landing words them, so its own check does not repeat them (pipeline.landing.quarantine_reasons)
+    problems += [f"negative {name}: {value}" for name, value in counts.items() if value is not None and value < 0]
+    parsed.rows.setdefault("competitor_account_daily", []).append({
+        "date": day, "report_timezone": PLATFORM_TIMEZONES[network], "handle": handle,
+        "is_own": _is_own(record, spec, handle, parsed.account), **counts,
+        # a quarantined row names its file and line, so the user can fix the export
+        "quarantine_reason": f"{where}: {'; '.join(problems)}" if problems else None})
+
+
 def export_day_of(path: Path) -> date:
     """The day an export's lifetime values are as of: when the file was written (its mtime, UTC)."""
-    return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).date()
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC).date()
 
 
 def mapping_template() -> str:
@@ -425,6 +551,9 @@ name: agency_instagram_posts          # unique, snake_case
 label: Agency monthly Instagram report
 network: instagram                    # instagram | facebook | tiktok | linkedin | x (or network_column: [Network])
 entity: posts                         # posts (lifetime values as of the export day) | account_daily (one row per day)
+                                      # | orders | competitor_account_daily (benchmarking: a row per tracked account
+                                      #   and day; columns date, handle, followers, engagements, posts, is_own;
+                                      #   own_handles: [brand] says which handles are ours)
 header: [Post, Date posted, Likes]    # names that must all be in the header row: how the file is recognised
 account: brand_ig                     # or account_column: [Account]; else the file name <account>__anything.csv
 columns:

@@ -45,6 +45,78 @@ def mentions_json(brand: str, since: date, until: date) -> str:
                       ensure_ascii=False, indent=1)
 
 
+SHOP_ACCOUNT = "acme_shop"
+ORDERS_HISTORY_DAYS = 240          # enough for 90-day CLV and month-3 retention of the older cohorts
+# first-touch channel of a new customer: (utm_source, utm_medium, weight); social ones come back more often
+ORDER_CHANNELS = (("instagram", "social", 0.22), ("facebook", "paid_social", 0.18), ("linkedin", "social", 0.07),
+                  ("tiktok", "social", 0.10), ("t.co", "referral", 0.03), ("google", "organic", 0.25),
+                  ("newsletter", "email", 0.08), ("", "", 0.07))          # last: no UTM recorded
+REPEAT_CHANCE = {"social": 0.6, "paid_social": 0.55, "referral": 0.5, "organic": 0.42, "email": 0.45, "": 0.35}
+# A mapping file for the CSV below (the inbox reads orders only through a mapping: no shop export carries
+# first-touch UTM columns under one standard name; DECISIONLOG "Customer value from social").
+DEMO_ORDERS_MAPPING = """\
+name: demo_crm_orders
+label: Demo CRM — orders with the customer's first-touch UTM
+entity: orders
+header: [Order ID, Customer ID, Order date, Order total]
+account: acme_shop
+columns:
+  order_id: [Order ID]
+  customer_id: [Customer ID]
+  date: [Order date]
+  revenue: [Order total]
+  currency: [Currency]
+  first_touch_source: [First touch source]
+  first_touch_medium: [First touch medium]
+  first_touch_campaign: [First touch campaign]
+date_formats: ["%Y-%m-%d"]
+timezone: America/Los_Angeles
+"""
+
+
+def orders_csv(shop: str, since: date, until: date) -> str:
+    """A CRM orders export: one row per order in ``[since, until)``, the customer's first-touch UTM on every row
+    (``YYYY-MM-DD`` days, ``1,234.50`` totals). Customers arrive daily; some order again 10-75 days later."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["Order ID", "Customer ID", "Order date", "Order total", "Currency", "First touch source",
+                     "First touch medium", "First touch campaign"])
+    orders = []
+    for day in data.days(since, until):
+        r = data.rng("orders", shop, day)
+        for index in range(int(r.uniform(20, 40) * data.WEEKDAY_FACTOR[day.weekday()])):
+            source, medium, _ = r.choices(ORDER_CHANNELS, weights=[w for _, _, w in ORDER_CHANNELS])[0]
+            customer = f"C{day:%Y%m%d}{index:02d}"
+            campaign = "fall_launch" if medium == "paid_social" else ""
+            when, number = day, 0
+            while when < until:
+                orders.append((when, f"{customer}-{number}", customer, r.uniform(45, 150) * (1.2 if number else 1.0),
+                               source, medium, campaign))
+                if r.random() > REPEAT_CHANCE[medium]:
+                    break
+                when, number = when + timedelta(days=r.randint(10, 75)), number + 1
+    for when, order_id, customer, total, source, medium, campaign in sorted(orders):
+        writer.writerow([order_id, customer, f"{when:%Y-%m-%d}", f"{total:,.2f}", "USD", source, medium, campaign])
+    return out.getvalue()
+
+
+def write_demo_orders(inbox: Path, mappings_dir: Path, until: date) -> list[Path]:
+    """The demo shop's orders export (``ORDERS_HISTORY_DAYS`` up to ``until``) into ``inbox`` and its mapping file
+    into ``mappings_dir``; returns their paths. Needs the inbox to read ``entity: orders`` mappings."""
+    since = until - timedelta(days=ORDERS_HISTORY_DAYS)
+    written = []
+    for folder, name, text in ((mappings_dir, "demo_crm_orders.yml", DEMO_ORDERS_MAPPING),
+                               (inbox, f"{SHOP_ACCOUNT}__orders_{since:%Y%m%d}.csv", orders_csv(SHOP_ACCOUNT, since,
+                                                                                               until))):
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / name
+        tmp = path.with_name(f".{name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+        written.append(path)
+    return written
+
+
 def write_demo_exports(inbox: Path, until: date, days: int = 7) -> list[Path]:
     """Write the two exports covering ``[until - days, until)`` into ``inbox``; returns their paths."""
     since = until - timedelta(days=days)

@@ -1,6 +1,7 @@
 -- Campaign ROI per platform x campaign over all time: spend (ad_spend) vs revenue of the sessions that
 -- platform referred with the same utm_campaign (GA4's last non-direct click: last-touch attribution).
--- First-touch needs user-level journeys; the aggregated GA4 rows cannot give it (DECISIONLOG.md).
+-- Last touch only here: first-touch conversions (GA4's first-user source, web_first_touch) are in
+-- kpi_daily_attribution, and customers' first-touch value in kpi_customer_value.
 -- column net_return: attributed_revenue - spend
 -- column roi: (attributed_revenue - spend) / spend x 100
 -- column revenue_per_new_customer: attributed_revenue / new_customers (a first-order CLV proxy)

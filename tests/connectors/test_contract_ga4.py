@@ -17,8 +17,9 @@ from pipeline.connectors.base import (
     BadRequestError,
     PermissionDeniedError,
     RateLimitedError,
+    SchemaDriftError,
 )
-from pipeline.connectors.ga4 import METRIC_RENAMES
+from pipeline.connectors.ga4 import FIRST_TOUCH_DIMENSIONS, FIRST_TOUCH_METRICS, METRIC_RENAMES
 from pipeline.credentials import Credentials
 from tests.connectors.conftest import FAST
 
@@ -188,3 +189,86 @@ def test_the_fake_api_serves_the_recorded_shape(credentials):
     assert page["metricHeaders"] == recorded["metricHeaders"]
     assert page["metadata"] == {"currencyCode": "USD", "timeZone": "America/Los_Angeles"}
     assert all(isinstance(v["value"], str) for r in page["rows"] for v in r["dimensionValues"] + r["metricValues"])
+
+
+# -- issue #24: first-touch rows and monthly cohorts --
+
+def test_first_touch_rows_come_from_the_first_user_dimensions(httpserver: HTTPServer):
+    body = {**request_body(0, limit=100),
+            "dimensions": [{"name": "date"}, {"name": "firstUserSource"}, {"name": "firstUserMedium"},
+                           {"name": "firstUserCampaignName"}],
+            "metrics": [{"name": "newUsers"}, {"name": "totalUsers"}, {"name": "keyEvents"}, {"name": "totalRevenue"}]}
+    httpserver.expect_request(PATH, method="POST", json=body).respond_with_json(
+        fixture("web_first_touch_page1_last.json"))
+    rows = connector(httpserver, page_size=100).fetch("web_first_touch", "123456789", SINCE, UNTIL).to_pylist()
+    fixed = {"platform": "ga4", "account_id": "123456789", "report_timezone": "America/Los_Angeles",
+             "schema_version": 2, "quarantine_reason": None}
+    # written out from web_first_touch_page1_last.json; "(not set)" campaign -> None, "0" revenue -> 0.0
+    assert rows == [
+        {**fixed, "date": date(2026, 9, 7), "source": "l.instagram.com", "medium": "referral", "campaign": None,
+         "social_platform": "instagram", "new_users": 121, "total_users": 388, "conversions": 14, "revenue": 702.40},
+        {**fixed, "date": date(2026, 9, 7), "source": "google", "medium": "organic", "campaign": "(organic)",
+         "social_platform": None, "new_users": 503, "total_users": 1102, "conversions": 31, "revenue": 1519.75},
+        {**fixed, "date": date(2026, 9, 8), "source": "linkedin", "medium": "paid_social", "campaign": "fall_launch",
+         "social_platform": "linkedin", "new_users": 18, "total_users": 40, "conversions": 0, "revenue": 0.0},
+    ]
+
+
+def test_cohort_request_asks_six_calendar_months_and_dates_rows_by_the_pull_day(httpserver: HTTPServer):
+    # window [2026-09-07, 2026-09-09): pull day 2026-09-08; cohorts 2026-04 .. 2026-09, September cut at the 8th
+    months = [("2026-04", "2026-04-01", "2026-04-30"), ("2026-05", "2026-05-01", "2026-05-31"),
+              ("2026-06", "2026-06-01", "2026-06-30"), ("2026-07", "2026-07-01", "2026-07-31"),
+              ("2026-08", "2026-08-01", "2026-08-31"), ("2026-09", "2026-09-01", "2026-09-08")]
+    body = {"dimensions": [{"name": "cohort"}, {"name": "cohortNthMonth"}, {"name": "firstUserSource"},
+                           {"name": "firstUserMedium"}],
+            "metrics": [{"name": "cohortTotalUsers"}, {"name": "cohortActiveUsers"}],
+            "cohortSpec": {"cohorts": [{"name": name, "dimension": "firstSessionDate",
+                                        "dateRange": {"startDate": first, "endDate": last}}
+                                       for name, first, last in months],
+                           "cohortsRange": {"granularity": "MONTHLY", "startOffset": 0, "endOffset": 5}},
+            "orderBys": [{"dimension": {"dimensionName": "cohort"}},
+                         {"dimension": {"dimensionName": "cohortNthMonth"}}],
+            "limit": 100, "offset": 0, "returnPropertyQuota": True}
+    httpserver.expect_request(PATH, method="POST", json=body).respond_with_json(fixture("web_cohorts_page1_last.json"))
+    rows = connector(httpserver, page_size=100).fetch("web_cohorts", "123456789", SINCE, UNTIL).to_pylist()
+    assert [(r["date"], r["cohort_start"], r["month_n"], r["source"], r["social_platform"], r["cohort_users"],
+             r["active_users"]) for r in rows] == [
+        (date(2026, 9, 8), date(2026, 7, 1), 0, "l.instagram.com", "instagram", 400, 400),
+        (date(2026, 9, 8), date(2026, 7, 1), 1, "l.instagram.com", "instagram", 400, 136),
+        (date(2026, 9, 8), date(2026, 7, 1), 2, "l.instagram.com", "instagram", 400, 100),
+        (date(2026, 9, 8), date(2026, 8, 1), 0, "google", None, 900, 900),
+    ]
+
+
+def test_a_cohort_name_we_did_not_ask_for_is_schema_drift(httpserver: HTTPServer):
+    page = fixture("web_cohorts_page1_last.json")
+    page["rows"][0]["dimensionValues"][0]["value"] = "cohort_0"
+    httpserver.expect_request(PATH, method="POST").respond_with_json(page)
+    with pytest.raises(SchemaDriftError, match=r"cohort 'cohort_0' / cohortNthMonth '0000' is not one we asked for"):
+        connector(httpserver, page_size=100).fetch("web_cohorts", "123456789", SINCE, UNTIL)
+
+
+def test_the_fake_api_serves_first_touch_and_cohorts_in_the_fixture_shape(credentials):
+    ga4 = get_connector("ga4", credentials, policy=dataclasses.replace(FAST, page_size=100))
+    for entity, recorded in (("web_first_touch", "web_first_touch_page1_last.json"),
+                             ("web_cohorts", "web_cohorts_page1_last.json")):
+        body = ga4.cohort_body(UNTIL) if entity == "web_cohorts" else ga4.report_body(
+            SINCE, UNTIL, FIRST_TOUCH_DIMENSIONS, FIRST_TOUCH_METRICS)
+        page = ga4.request("POST", ga4.report_path("ga4_web"), body=body)
+        assert list(page) == list(fixture(recorded))
+        assert page["dimensionHeaders"] == fixture(recorded)["dimensionHeaders"]
+        assert page["metricHeaders"] == fixture(recorded)["metricHeaders"]
+    # both attribution models share out the same key events: each day's totals are equal
+    first = ga4.fetch("web_first_touch", "ga4_web", SINCE, UNTIL).to_pylist()
+    last = ga4.fetch("web_sessions", "ga4_web", SINCE, UNTIL).to_pylist()
+    for day in (date(2026, 9, 7), date(2026, 9, 8)):
+        assert sum(r["conversions"] for r in first if r["date"] == day) == \
+            sum(r["conversions"] for r in last if r["date"] == day)
+
+
+def test_the_fake_api_refuses_date_ranges_in_a_cohort_request(credentials):
+    # CohortSpec reference: "the dateRanges in the RunReportRequest ... must be unspecified" in a cohort request
+    ga4 = get_connector("ga4", credentials, policy=dataclasses.replace(FAST, page_size=100))
+    body = {**ga4.cohort_body(UNTIL), "dateRanges": [{"startDate": "2026-09-07", "endDate": "2026-09-08"}]}
+    with pytest.raises(BadRequestError, match=r"dateRanges must be unspecified in a cohort request"):
+        ga4.request("POST", ga4.report_path("ga4_web"), body=body)

@@ -79,7 +79,8 @@ def test_mentions_split_brand_and_competitors(credentials):
 
 
 def test_unsupported_entity(credentials):
-    with pytest.raises(UnsupportedEntityError, match="^ga4: entity 'post' is not provided; available: web_sessions$"):
+    with pytest.raises(UnsupportedEntityError, match="^ga4: entity 'post' is not provided; available: web_sessions, "
+                                                   "web_first_touch, web_cohorts$"):
         get_connector("ga4", credentials).fetch("post", "ga4_web", DAY, date(2026, 9, 9))
 
 
@@ -105,7 +106,8 @@ def test_tiktok_posts_stop_at_the_window(credentials, fake_api):
 # windowed entities (post_metrics are lifetime snapshots of given posts: fetch_post_metrics, tested per platform)
 ALL_ENTITIES = [(platform, entity) for platform, cls in CONNECTORS.items() for entity in cls.ENTITIES
                 if entity != "post_metrics"]
-SNAPSHOTS_OF_NOW = {("tiktok", "account_daily"), ("x", "account_daily"), ("instagram", "audience_demographics")}
+SNAPSHOTS_OF_NOW = {("tiktok", "account_daily"), ("x", "account_daily"), ("instagram", "audience_demographics"),
+                    ("instagram", "competitor_account_daily"), ("linkedin", "competitor_account_daily")}
 DEMO = {"instagram": "ig_brand", "facebook": "fb_brand", "linkedin": "li_careers", "tiktok": "tt_brand",
         "x": "x_brand", "ga4": "ga4_web"}
 
@@ -135,8 +137,9 @@ def test_unreachable_api_is_a_clear_error():
         get_connector("x", dead, policy=FAST).fetch("post", "x_brand", DAY, date(2026, 9, 9))
 
 
-# Instagram follower_demographics is one snapshot (dated the window's last day), not a series of days
-WINDOWED_SERIES = [(p, e) for p, e in ALL_ENTITIES if (p, e) != ("instagram", "audience_demographics")]
+# Instagram follower_demographics and GA4 cohorts are one snapshot (dated the window's last day), not a series
+WINDOWED_SERIES = [(p, e) for p, e in ALL_ENTITIES
+                   if (p, e) not in (("instagram", "audience_demographics"), ("ga4", "web_cohorts"))]
 
 
 @pytest.mark.parametrize(("platform", "entity"), WINDOWED_SERIES, ids=lambda v: v)

@@ -228,7 +228,8 @@ def test_a_bad_mapping_file_is_named_with_its_key(settings):
     drop(settings, EXPORTS / "x_brand__tweet_activity.csv")
     result = ingest_inbox(settings)
     assert [q["reason"] for q in result["quarantined"]] == [
-        f"{settings.mappings_dir / 'broken.yml'}: entity: 'tweets' is not one of ['posts', 'account_daily']"]
+        f"{settings.mappings_dir / 'broken.yml'}: entity: 'tweets' is not one of ['posts', 'account_daily', 'orders', "
+        f"'competitor_account_daily']"]
 
 
 # ------------------------------------------------------------------------------------------ an inbox nothing can jam

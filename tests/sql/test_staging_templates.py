@@ -24,15 +24,17 @@ def staging_models(sql_dir: Path) -> dict[str, transform.Model]:
 
 def test_rendered_staging_models_are_exactly_the_raw_entities():
     models = staging_models(SQL_DIR)
-    # 6 API platforms x 8 common entities + facebook support + ga4 web sessions + 4 file-drop entities
-    # (account_daily, mentions, post, post_metrics)
+    # 6 API platforms x 8 common entities + facebook support + ga4 web sessions + instagram and linkedin
+    # competitor_account_daily + ga4 web_first_touch and web_cohorts + 6 file-drop entities (account_daily, mentions,
+    # post, post_metrics, orders, competitor_account_daily)
     expected = {f"staging.stg_{p}__{e}" for p, e in raw_entities()}
-    assert len(expected) == 6 * 8 + 2 + 4 == 54
+    assert len(expected) == 6 * 8 + 2 + 2 + 2 + 6 == 60
     assert set(models) == expected
     assert models["staging.stg_x__post_metrics"].source == "templates/stg_platform__post_metrics.sql for x"
-    # only the two single-platform entities are concrete files; the rest come from entity templates
+    # only the single-platform entities are concrete files; the rest come from entity templates
     concrete = sorted(m.source for m in models.values() if m.path.parent.name == "staging")
-    assert concrete == ["stg_facebook__support_conversations.sql", "stg_ga4__web_sessions.sql"]
+    assert concrete == ["stg_facebook__support_conversations.sql", "stg_files__orders.sql", "stg_ga4__web_cohorts.sql",
+                        "stg_ga4__web_first_touch.sql", "stg_ga4__web_sessions.sql"]
     assert models["staging.stg_x__post"].source == "templates/stg_platform__post.sql for x"
 
 
