@@ -50,7 +50,7 @@ from pipeline.exports.registry import (
 )
 from pipeline.exports.text import ExportReadError, read_sheets
 from pipeline.landing import land_window
-from pipeline.schemas import SCHEMA_VERSION
+from pipeline.schemas import PLATFORM_TIMEZONES, SCHEMA_VERSION
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -110,6 +110,12 @@ def parse_mentions_json(path: Path, text: str) -> Parsed:
     brand = str(payload.get("brand") or "").lower()
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", account) or not brand:
         raise FileDropError("mentions export needs 'account_id' (letters, digits, _ . -) and 'brand'")
+    # the network the mentions were heard on (e.g. "linkedin": LinkedIn has no mention search, so its share of
+    # voice comes only from such an export); without it they stay network "listening"
+    network = str(payload.get("network") or "listening").lower()
+    if network != "listening" and network not in PLATFORM_TIMEZONES:
+        raise FileDropError(f"mentions export: network {network!r} is not one of "
+                            f"{', '.join(n for n in PLATFORM_TIMEZONES if n != PLATFORM)}; leave it out or fix it")
     rows = []
     for index, item in enumerate(payload["mentions"]):
         missing = [f for f in MENTION_FIELDS if not isinstance(item, dict) or f not in item]
@@ -144,7 +150,7 @@ def parse_mentions_json(path: Path, text: str) -> Parsed:
             "text": str(item["text"]),
             "quarantine_reason": "; ".join(problems) or None,
         })
-    return Parsed("mentions_json", "mentions", f"listening.{account}", rows)
+    return Parsed("mentions_json", "mentions", f"{network}.{account}", rows)
 
 
 # ---------------------------------------------------------------------------------------------- any file

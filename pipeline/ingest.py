@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.compute as pc
-
 import pyarrow.parquet as pq
 
 from pipeline.connectors import get_connector
@@ -125,7 +124,7 @@ def _merged_with_same_day_pull(settings: Settings, platform: str, account_id: st
 def snapshot_post_metrics(connector: Connector, source: SourceConfig, account_id: str, *, settings: Settings,
                           pulled_at: datetime, window: tuple[date, date] | None = None) -> dict[str, Any]:
     """Pull and land today's lifetime snapshot of the account's posts that the re-pull policy names."""
-    pulled_on = pulled_at.astimezone(timezone.utc).date()
+    pulled_on = pulled_at.astimezone(UTC).date()
     refs = posts_to_repull(settings, source, account_id, pulled_on, window)
     table = connector.fetch_post_metrics(account_id, refs, pulled_at)
     table = _merged_with_same_day_pull(settings, source.platform, account_id, pulled_on, table)
@@ -159,7 +158,9 @@ def ingest_account(platform: str, account_id: str, *, until: date | str, setting
     which pull day the lifetime post metrics landed in (``pulled_at``: now unless given). ``kept_days`` (only
     when there are some) = ``{entity: {day: reason}}``, the days that had rows and for which the pull returned
     none: they are kept, not landed (``allow_emptying=True`` empties them; see :func:`land_window`); the
-    cursor still moves, as the other days landed.
+    cursor still moves, as the other days landed. Counts as of the pull (:data:`pipeline.landing.AS_OF_PULL_ENTITIES`:
+    competitor counts, GA4 cohorts, TikTok/X followers, Instagram demographics) have rows only for the pull's own
+    day, so their other days are left as they are and never listed there.
     """
     source = source_for(platform, settings.sources_file)
     if account_id not in source.accounts:
@@ -203,7 +204,7 @@ def ingest_account(platform: str, account_id: str, *, until: date | str, setting
             if SNAPSHOT_ENTITY in source.entities:      # after the posts, so today's new posts are snapshotted too
                 snapshot = snapshot_post_metrics(
                     connector, source, account_id, settings=settings,
-                    pulled_at=pulled_at or datetime.now(timezone.utc),
+                    pulled_at=pulled_at or datetime.now(UTC),
                     window=(start, until) if backfill else None)
                 summary["snapshot"] = snapshot
                 summary["rows"][SNAPSHOT_ENTITY] = snapshot["rows"]
@@ -211,7 +212,7 @@ def ingest_account(platform: str, account_id: str, *, until: date | str, setting
                 summary["partitions"] += 1
             if connector.schema_drift:
                 summary["schema_drift"] = record_schema_drift(settings, platform, account_id, connector,
-                                                              (pulled_at or datetime.now(timezone.utc)).date())
+                                                              (pulled_at or datetime.now(UTC)).date())
         finally:
             connector.close()
     high_water_mark = max(cursor, until) if cursor else until

@@ -82,6 +82,18 @@ class SourceConfig(BaseModel):
                 raise ValueError(f"unknown entity {entity!r}; known: {', '.join(ENTITIES)}")
         return value
 
+    @field_validator("options")
+    @classmethod
+    def _tracked_competitors(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # competitor_account_daily (and X mentions) read these: usernames / organization ids, never URLs
+        competitors = value.get("competitors", [])
+        if not isinstance(competitors, list) or not all(isinstance(c, str | int) for c in competitors):
+            raise ValueError("options.competitors must be a list of account handles, e.g. [rivalco, globex]")
+        bad = [str(c) for c in competitors if not _ACCOUNT.fullmatch(str(c).lstrip("@"))]
+        if bad:
+            raise ValueError(f"options.competitors: {bad[0]!r} is not a handle (letters, digits, '_', '.', '-')")
+        return value
+
     @model_validator(mode="after")
     def _provided(self) -> "SourceConfig":
         from pipeline.connectors import CONNECTORS, provided_entities

@@ -7,12 +7,17 @@ Each connector follows its platform's recorded contract: tests/fixtures/contract
 
 Which platform provides which entity (the SQL layer's staging models follow this):
   instagram  account_daily, post, post_metrics, audience_demographics
+             competitor_account_daily (Business Discovery: public counts of ours and tracked competitors, now)
   facebook   account_daily, post, post_metrics, support_conversations, leads, ad_spend
   linkedin   account_daily, post, post_metrics, leads, ad_spend
+             competitor_account_daily (networkSizes: followers of ours and tracked organizations, now)
   tiktok     account_daily, post, post_metrics
   x          account_daily, post, post_metrics, mentions
-  ga4        web_sessions
-  files      (pipeline.filedrop) account_daily, mentions from dropped exports
+  ga4        web_sessions (by session source: last touch)
+             web_first_touch (by first-user source: first touch)
+             web_cohorts (monthly cohorts by first-user source, dated by the pull's last day)
+  files      (pipeline.filedrop) account_daily, post, post_metrics, mentions, orders, competitor_account_daily
+             from dropped exports (pipeline.transform.FILE_DROP_ENTITIES)
 """
 
 from __future__ import annotations
@@ -20,8 +25,17 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.connectors.base import (
-    AccountNotFoundError, AuthenticationError, Connector, ConnectorError, HttpPolicy, MalformedResponseError,
-    PaginationLoopError, RateLimitedError, SchemaDriftError, ServerError, UnsupportedEntityError,
+    AccountNotFoundError,
+    AuthenticationError,
+    Connector,
+    ConnectorError,
+    HttpPolicy,
+    MalformedResponseError,
+    PaginationLoopError,
+    RateLimitedError,
+    SchemaDriftError,
+    ServerError,
+    UnsupportedEntityError,
 )
 from pipeline.connectors.facebook import FacebookConnector
 from pipeline.connectors.ga4 import GA4Connector
@@ -51,7 +65,18 @@ def provided_entities(platform: str) -> tuple[str, ...]:
 
 
 __all__ = [
-    "AccountNotFoundError", "AuthenticationError", "CONNECTORS", "Connector", "ConnectorError", "HttpPolicy",
-    "MalformedResponseError", "PaginationLoopError", "RateLimitedError", "SchemaDriftError", "ServerError",
-    "UnsupportedEntityError", "get_connector", "provided_entities",
+    "CONNECTORS",
+    "AccountNotFoundError",
+    "AuthenticationError",
+    "Connector",
+    "ConnectorError",
+    "HttpPolicy",
+    "MalformedResponseError",
+    "PaginationLoopError",
+    "RateLimitedError",
+    "SchemaDriftError",
+    "ServerError",
+    "UnsupportedEntityError",
+    "get_connector",
+    "provided_entities",
 ]

@@ -14,6 +14,11 @@ Every request, field and shape below is verified against tests/fixtures/contract
   time (a total_value answer is one total for the whole window) -> ``account_daily``.
 - ``GET /{ig-user-id}/insights?metric=follower_demographics&period=lifetime&metric_type=total_value&breakdown=
   age|gender|country`` -> ``audience_demographics`` (a snapshot, dated the last day of the window).
+- ``GET /{ig-user-id}?fields=username`` (our own username) then, for it and each ``options.competitors`` username,
+  ``GET /{ig-user-id}?fields=business_discovery.username(<name>){followers_count,media_count,media.limit(50)
+  {like_count,comments_count,timestamp}}`` (older media: ``media.after(<cursor>).limit(50)``, read until a media
+  published before the 28-day engagement window) -> ``competitor_account_daily``: the public counts of every
+  tracked account as of now, dated ``snapshot_day``; our own account is read the same way (like for like).
 Deprecated metric names are kept as data (:data:`DEPRECATED_METRICS`) and never requested.
 """
 
@@ -26,6 +31,7 @@ from typing import Any, ClassVar
 from pipeline.connectors.base import (
     AccountNotFoundError,
     ConnectorError,
+    Paging,
     PermissionDeniedError,
     PostRef,
     as_count,
@@ -73,6 +79,12 @@ CONTENT_TYPES = {("IMAGE", "FEED"): "image", ("VIDEO", "REELS"): "reel", ("VIDEO
                  ("CAROUSEL_ALBUM", "FEED"): "carousel", ("IMAGE", "STORY"): "story", ("VIDEO", "STORY"): "story"}
 MEDIA_TYPES = {"IMAGE": "image", "VIDEO": "video", "CAROUSEL_ALBUM": "carousel"}
 NOT_ENOUGH_VIEWERS = "not enough viewers"    # documented (#10) answer for media with too few viewers
+# Business Discovery (tests/fixtures/contracts/instagram/README.md, "Competitors"): public fields of another
+# professional account; its media edge pages by field expansion (``media.after(<cursor>)``), not by a next URL.
+DISCOVERY_FIELDS = ("id", "username", "name", "followers_count", "follows_count", "media_count", "media")
+DISCOVERY_MEDIA_FIELDS = ("like_count", "comments_count", "timestamp")
+DISCOVERY_PAGE_SIZE = 50
+ENGAGEMENT_WINDOW_DAYS = 28     # engagements: posts published in the 28 native days up to the snapshot day
 
 
 def current_metrics(names: dict[str, str]) -> dict[str, str]:
@@ -83,7 +95,8 @@ class InstagramConnector(GraphConnector):
     platform = "instagram"
     ENTITIES: ClassVar[dict[str, str]] = {"account_daily": "account_daily", "post": "posts",
                                           "post_metrics": "post_metrics",
-                                          "audience_demographics": "audience_demographics"}
+                                          "audience_demographics": "audience_demographics",
+                                          "competitor_account_daily": "competitor_account_daily"}
     API_VERSION = API_VERSION
     FAKE_ROOT = "/instagram"
     API_PREFIX = f"/instagram/{API_VERSION}"
@@ -190,3 +203,80 @@ class InstagramConnector(GraphConnector):
                              "followers": as_count(followers, "followers", problems),
                              "quarantine_reason": reason(problems)})
         return rows
+
+    # -- competitor_account_daily --
+
+    def competitor_account_daily(self, account_id: str, since: date, until: date) -> list[dict[str, Any]]:
+        """Followers, posts and recent engagements of our account and each tracked competitor, as of now."""
+        day = self.snapshot_day()                # public counts are "now": no history, like followers_count
+        if not since <= day < until:
+            return []
+        own = self.parse_record(self.get(f"{self.prefix}/{account_id}", {"fields": "username"}), "ig user",
+                                required=("id", "username"), known=USER_FIELDS)["username"]
+        competitors = [str(name).lstrip("@") for name in self.options.get("competitors") or ()]
+        rows = []
+        for handle in dict.fromkeys((own, *competitors)):
+            try:
+                rows.append(self._discovered(account_id, handle, handle == own, day))
+            except (PermissionDeniedError, AccountNotFoundError) as exc:    # e.g. a personal or age-gated account
+                raise type(exc)(f"{exc}; tracked account @{handle}: Business Discovery reads professional "
+                                "accounts only: drop it from sources.yml options.competitors") from None
+        return rows
+
+    def _discovered(self, account_id: str, handle: str, is_own: bool, day: date) -> dict[str, Any]:
+        first = day - timedelta(days=ENGAGEMENT_WINDOW_DAYS - 1)
+        paging = DiscoveryMediaPaging(handle=handle)
+        problems: list[str] = []
+        engagements, recent_posts, account = 0, 0, None
+        for page in self.pages("GET", f"{self.prefix}/{account_id}", paging, params=paging.first_params()):
+            found = self.parse_record(page.get("business_discovery"), "business discovery",
+                                      known=DISCOVERY_FIELDS)
+            account = account or found
+            older = False
+            for item in paging.records(page):
+                item = self.parse_record(item, "business discovery media", required=("timestamp",),
+                                         known=(*DISCOVERY_MEDIA_FIELDS, "id"))
+                published = self.created(item, "timestamp").astimezone(self.zone).date()
+                if published < first:
+                    older = True            # newest first: the rest of the media is older still
+                    continue
+                if published > day:
+                    continue
+                likes = as_count(item.get("like_count"), "like_count", problems)
+                comments = as_count(item.get("comments_count"), "comments_count", problems)
+                recent_posts += 1
+                engagements += (likes or 0) + (comments or 0)
+            if older:
+                break
+        account = account or {}
+        return {"date": day, "handle": handle, "is_own": is_own,
+                "followers": as_count(account.get("followers_count"), "followers", problems),
+                "posts": as_count(account.get("media_count"), "posts", problems),
+                "engagements": engagements, "recent_posts": recent_posts, "quarantine_reason": reason(problems)}
+
+
+@dataclass(frozen=True)
+class DiscoveryMediaPaging(Paging):
+    """Business Discovery's media edge pages inside the ``fields`` expansion: the ``paging.cursors.after`` of
+    ``business_discovery.media`` goes back as ``media.after(<cursor>)`` (the account's counts only on page one)."""
+
+    handle: str = ""
+    records_key: tuple[str, ...] = ("business_discovery", "media", "data")
+
+    def fields(self, cursor: str | None) -> str:
+        after = f".after({cursor})" if cursor else ""
+        media = f"media{after}.limit({DISCOVERY_PAGE_SIZE}){{{','.join(DISCOVERY_MEDIA_FIELDS)}}}"
+        counts = "" if cursor else "followers_count,media_count,"
+        return f"business_discovery.username({self.handle}){{{counts}{media}}}"
+
+    def first_params(self) -> dict[str, Any]:
+        return {"fields": self.fields(None)}
+
+    def apply(self, params: dict[str, Any], body: dict[str, Any] | None, cursor: Any) -> None:
+        params["fields"] = self.fields(str(cursor))
+
+    def next_cursor(self, page: dict[str, Any], params: dict[str, Any], body: dict[str, Any] | None) -> Any:
+        media = (page.get("business_discovery") or {}).get("media") or {}
+        if not media.get("data"):
+            return None
+        return ((media.get("paging") or {}).get("cursors") or {}).get("after")

@@ -25,6 +25,10 @@ Endpoints used:
   &submittedAtTimeRange=(start:<ms>,end:<ms>)``: one element per submission, counted per day and lead type.
 - ``adAnalytics?q=analytics&pivot=CAMPAIGN&timeGranularity=DAILY&dateRange=(start:(..),end:(..))
   &accounts=List(<sponsoredAccount urn>)&fields=..``: ``dateRange`` end inclusive, cost a decimal string.
+- ``networkSizes/<org urn>?edgeType=COMPANY_FOLLOWED_BY_MEMBER`` again for our organization and each
+  ``options.competitors`` organization id -> ``competitor_account_daily`` (followers now, dated ``snapshot_day``;
+  the docs give no admin role for this call, unlike the statistics finders). No documented endpoint gives another
+  organization's posts or engagement: posts and engagements stay None.
 Job-application statistics are not a documented organization endpoint: the ``applications`` entity is gone.
 
 Paging: Rest.li ``paging`` is ``{start, count, links[, total]}``; statistics and analytics finders answer one
@@ -129,7 +133,8 @@ class RestliPaging(Paging):
 class LinkedInConnector(Connector):
     platform = "linkedin"
     ENTITIES: ClassVar[dict[str, str]] = {"account_daily": "account_daily", "post": "posts", "post_metrics": "post_metrics",
-                                          "leads": "leads", "ad_spend": "ad_spend"}
+                                          "leads": "leads", "ad_spend": "ad_spend",
+                                          "competitor_account_daily": "competitor_account_daily"}
     API_PREFIX = "/linkedin/rest"
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -181,14 +186,17 @@ class LinkedInConnector(Connector):
 
     # -- entities --
 
+    def network_size(self, organization_id: str) -> Any:
+        """``networkSizes/<org urn>?edgeType=COMPANY_FOLLOWED_BY_MEMBER``: the organization's followers now."""
+        return self.parse_record(self.get(f"{self.prefix}/networkSizes/{urn(self.organization(organization_id))}",
+                                          {"edgeType": "COMPANY_FOLLOWED_BY_MEMBER"}),
+                                 "network sizes", known={"firstDegreeSize"}).get("firstDegreeSize")
+
     def account_daily(self, account_id: str, since: date, until: date) -> list[dict[str, Any]]:
         org = urn(self.organization(account_id))
         today = datetime.now(UTC).date()
-        total = self.parse_record(self.get(f"{self.prefix}/networkSizes/{org}",
-                                           {"edgeType": "COMPANY_FOLLOWED_BY_MEMBER"}),
-                                  "network sizes", known={"firstDegreeSize"}).get("firstDegreeSize")
         problems_total: list[str] = []
-        total = as_count(total, "followers", problems_total)
+        total = as_count(self.network_size(account_id), "followers", problems_total)
         gains: dict[date, int | None] = {}
         end = max(until, today)
         for element in self.elements("organizationalEntityFollowerStatistics", "follower statistics",
@@ -221,6 +229,24 @@ class LinkedInConnector(Connector):
         return [{"date": day, **{k: v for k, v in row.items() if k != "problems"},
                  "quarantine_reason": reason(row["problems"])}
                 for day, row in sorted(rows.items())]
+
+    def competitor_account_daily(self, account_id: str, since: date, until: date) -> list[dict[str, Any]]:
+        """Followers of our organization and of each tracked competitor organization, as of now."""
+        day = self.snapshot_day()
+        if not since <= day < until:
+            return []
+        rows = []
+        for handle in dict.fromkeys((account_id, *(str(c) for c in self.options.get("competitors") or ()))):
+            problems: list[str] = []
+            try:
+                followers = as_count(self.network_size(handle), "followers", problems)
+            except PermissionDeniedError as exc:
+                raise PermissionDeniedError(f"{exc}; tracked organization {handle}: drop it from sources.yml "
+                                            "options.competitors") from None
+            rows.append({"date": day, "handle": handle, "is_own": handle == account_id, "followers": followers,
+                         "posts": None, "engagements": None, "recent_posts": None,
+                         "quarantine_reason": reason(problems)})
+        return rows
 
     def posts(self, account_id: str, since: date, until: date) -> list[dict[str, Any]]:
         rows = []

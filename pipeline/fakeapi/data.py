@@ -110,6 +110,11 @@ def profile(platform: str, account: str) -> Profile:
     )
 
 
+def is_tracked_competitor(handle: str) -> bool:
+    """A competitor account the demo world knows (Instagram username / LinkedIn organization id)."""
+    return handle in COMPETITORS
+
+
 def followers(platform: str, account: str, day: date) -> int:
     p = profile(platform, account)
     n = (day - EPOCH).days

@@ -8,7 +8,7 @@ Serves the shapes of the recorded contract, ``tests/fixtures/contracts/linkedin/
   ``{organizationalEntity, timeRange, followerGains: {organicFollowerGain, paidFollowerGain}}`` (no totals); without
   it the lifetime demographic facets (empty lists, as recorded);
 - ``networkSizes/<org urn>?edgeType=COMPANY_FOLLOWED_BY_MEMBER``: ``{"firstDegreeSize": n}``, the follower total at
-  the end of the fake clock's yesterday;
+  the end of the fake clock's yesterday (also for the demo competitors ``rivalco`` and ``globex``);
 - ``organizationalEntityShareStatistics``: with ``timeIntervals`` per-day organic aggregates; with
   ``shares=List(..)``/``ugcPosts=List(..)`` and no ``timeIntervals`` LIFETIME per-post totals as of the fake
   clock (``data.post_lifetime_metrics(post, request.today)``), keyed ``share``; posts not found are omitted;
@@ -101,7 +101,9 @@ def _paged(request: Request, items: list[dict[str, Any]], **reply: Any) -> Reply
 
 
 def network_sizes(request: Request) -> Reply:
-    account = _account_of(request.match[1])
+    """Our organizations and the demo competitors' (``data.COMPETITORS`` as organization ids) alike."""
+    found = _URN.search(unquote(request.match[1]))
+    account = found[1] if found and data.is_tracked_competitor(found[1]) else _account_of(request.match[1])
     if request.arg("edgeType") != "COMPANY_FOLLOWED_BY_MEMBER":
         raise ApiError(400, "Invalid query parameters passed to request")
     return Reply({"firstDegreeSize": data.followers("linkedin", account, request.today - timedelta(1))})

@@ -7,7 +7,8 @@ Shapes follow the Graph API: lists are ``{"data": [...], "paging": {"cursors": {
 Endpoints (``<p>`` = instagram | facebook):
 - ``GET /<p>/v21.0/<account>/insights?metric=..&period=day|lifetime&since=YYYY-MM-DD&until=YYYY-MM-DD``
 - ``GET /<p>/v21.0/<post_id>/insights?metric=..&period=day&since&until``
-- Instagram (v25.0): see the "Instagram" section below.
+- Instagram (v25.0): see the "Instagram" section below; Business Discovery of our accounts and the demo competitors
+  (``ig_business_discovery``).
 - Facebook Pages, Messenger, Lead Ads, Marketing API: :mod:`pipeline.fakeapi.facebook_pages` (it reuses the
   shared helpers here: ``error_body``, ``STYLE``, ``_account``, ``_paged``, ``graph_time``, ``end_time``).
 Data day ranges are ``[since, until)`` unless stated.
@@ -215,10 +216,47 @@ def _new_followers(account: str, day: date) -> int:
 IG_USER_FIELDS = ("id", "username", "followers_count", "media_count")
 
 
+_DISCOVERY = re.compile(r"^business_discovery\.username\(([^)]+)\)\{(?P<counts>followers_count,media_count,)?"
+                        r"media(?:\.after\((?P<after>[^)]+)\))?\.limit\((?P<limit>\d+)\)\{(?P<media>[a-z_,]+)\}\}$")
+DISCOVERY_MEDIA_FIELDS = ("id", "like_count", "comments_count", "timestamp")
+
+
+def ig_business_discovery(request: Request, node: str, fields: str) -> Reply:
+    """``GET /{ig-user-id}?fields=business_discovery.username(<name>){followers_count,media_count,media[.after(c)]
+    .limit(n){..}}`` (recorded: business_discovery_*.json): our accounts and the demo competitors; media newest
+    first, paged by ``paging.cursors.after`` inside the expansion (no ``next`` URL), counts on the first page only."""
+    match = _DISCOVERY.match(fields)
+    if not match:
+        raise ApiError(400, "(#100) Syntax error in business_discovery field expansion")
+    handle = match[1]
+    if not (data.is_demo_account("instagram", handle) or data.is_tracked_competitor(handle)):
+        raise ApiError(404, f"Invalid user id: cannot find business account '{handle}'")
+    media_fields = tuple(match["media"].split(","))
+    unknown = [f for f in media_fields if f not in DISCOVERY_MEDIA_FIELDS]
+    if unknown:
+        raise ApiError(400, f"(#100) Tried accessing nonexisting field ({unknown[0]}) on node type (IGMedia)")
+    yesterday = request.today - timedelta(days=1)
+    posts = data.posts_between("instagram", handle, yesterday - timedelta(days=90), request.today)
+    posts.sort(key=lambda p: p.created_at, reverse=True)
+    start, limit = decode_cursor(match["after"]) if match["after"] else 0, int(match["limit"])
+    page = [_ig_media_record(p, media_fields, request.today) for p in posts[start:start + limit]]
+    media: dict[str, Any] = {"data": page}
+    if start + limit < len(posts):
+        media["paging"] = {"cursors": {"after": encode_cursor(start + limit)}}
+    found: dict[str, Any] = {"media": media, "id": str(data.rng("ig_user_id", handle).randrange(10**16, 10**17))}
+    if match["counts"]:
+        found.update(followers_count=data.followers("instagram", handle, yesterday),
+                     media_count=len(data.posts_between("instagram", handle, data.DATA_START, request.today)))
+    body = {"business_discovery": found, "id": node}
+    return Reply(body, records=page, count_path=("like_count",), required_key="timestamp")
+
+
 def ig_user(request: Request) -> Reply:
     """``GET /{ig-user-id}?fields=...``: the node's requested fields (recorded: user_fields_followers_count.json);
     followers_count is the count now, i.e. at the end of the fake world's yesterday."""
     _, node = _account(request)
+    if (request.arg("fields") or "").startswith("business_discovery."):
+        return ig_business_discovery(request, node, request.arg("fields") or "")
     full = {"id": node, "username": node, "media_count": 0,
             "followers_count": data.followers("instagram", node, request.today - timedelta(days=1))}
     fields = [f for f in (request.arg("fields") or "id").split(",") if f]

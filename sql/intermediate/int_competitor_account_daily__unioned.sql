@@ -1,0 +1,20 @@
+-- Tracked accounts (ours and competitors') per observing account and day, conformed across platforms.
+-- File drops (benchmarking exports, 'files', account '<network>.<account>') become rows of that network; when a
+-- connector and a file both report a tracked handle on a day for the same observing account, the API row wins
+-- (like int_post_metrics__unioned). source_platform says where a row came from.
+-- materialized: view
+with unioned as (
+    {{ union_staging('competitor_account_daily') }}
+),
+
+conformed as (
+    select
+        {{ file_drops_as_networks() }}
+    from unioned
+),
+
+final as (
+    {{ api_rows_first('conformed', ['platform', 'account_id', 'handle', 'date']) }}
+)
+
+select * from final
