@@ -4,7 +4,8 @@
 Runs when `goalpost://warehouse/marts` is updated (only `transform_kpis` after a passed quality gate
 does that). `pipeline.emit.run_snapshots` evaluates every goal in `goals.yml` as of the run's day,
 upserts `marts.goal_progress_snapshots` (re-runs replace, never duplicate), writes the snapshot files
-and posts status-change events to the webhook. Publishes `goalpost://warehouse/goal_progress_snapshots`.
+and posts status-change events to the webhook (a backfill run's events are recorded as backfill and not
+sent unless `GOALPOST_NOTIFY_BACKFILL=1`). Publishes `goalpost://warehouse/goal_progress_snapshots`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,11 @@ def goal_snapshots():
         from pipeline.emit import run_snapshots
         from pipeline.runtime import interval_end_day
 
-        return run_snapshots(get_settings(), as_of=interval_end_day(data_interval_end, dag_run), run_id=run_id)
+        # an `airflow backfill create` run (run_type "backfill", airflow.utils.types.DagRunType.BACKFILL_JOB)
+        # records its events as backfill: suppressed unless GOALPOST_NOTIFY_BACKFILL=1
+        backfill = "backfill" in str(getattr(dag_run, "run_type", "") or "").lower()
+        return run_snapshots(get_settings(), as_of=interval_end_day(data_interval_end, dag_run), run_id=run_id,
+                             backfill=backfill)
 
     snapshot()
 

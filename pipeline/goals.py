@@ -16,6 +16,10 @@ field. ``evaluate_goals`` reads the KPI from ``marts.<metric.table>`` and produc
   ``growth`` = (last - first) / first * 100 with first/last summed over the scope like ``last``.
 * **Windows** ending on day d: ``daily`` [d, d]; ``trailing_7d`` [d-6, d]; ``trailing_28d``
   [d-27, d]; ``calendar_month`` [1st of d's month, d]; ``cumulative`` [start, d].
+* **Recurring** goals (week | month | quarter) are evaluated on the period containing as_of, with
+  that period's rows only: windows are clipped to the period start, and a period without its own
+  rows yet is ``no_data`` (never the last period's value). ``evaluate_periods`` gives each period's
+  result (achieved | missed | in_progress | no_data) for ``marts.goal_period_results``.
 * **Measured day**: the newest day with data, capped at as_of and at the deadline. When the KPI
   is split by platform and the scope spans several, it is the newest day *every* platform that
   reported since the goal start has data for: a failed source holds the goal back (and makes it
@@ -236,7 +240,7 @@ def _clean(msg: str) -> str:
     return msg.removeprefix("Value error, ")
 
 
-class _GoalsLoader(yaml.SafeLoader):
+class _GoalsLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):   # libyaml when present: 1,000 goals parse fast
     """SafeLoader that keeps dates as text: pydantic parses them, so ``2026-13-45`` is a field error with a line."""
 
 
@@ -359,8 +363,13 @@ def check_goals_file(path: Path, metrics: MetricsDictionary, *,
     except OSError as exc:
         raise GoalsFileError(f"{path}: cannot read goals file: {exc.strerror}") from None
     try:
-        root = yaml.compose(text, Loader=_GoalsLoader)
-        data = yaml.load(text, Loader=_GoalsLoader)
+        # parse once: the node tree gives the line numbers, and the data is constructed from it
+        loader = _GoalsLoader(text)
+        try:
+            root = loader.get_single_node()
+            data = loader.construct_document(root) if root is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         raise GoalsFileError(f"{path}: not valid YAML: {exc}") from None
 
@@ -669,12 +678,28 @@ class _Rows:
         return range(bisect.bisect_left(self.days, lo), bisect.bisect_right(self.days, hi))
 
 
-def _fetch(con: Any, metric: Metric, goal: Goal, until: date) -> _Rows | None:
+RowCache = dict[tuple, "_Rows | None"]
+
+
+def _fetch(con: Any, metric: Metric, goal: Goal, until: date, cache: RowCache | None = None) -> _Rows | None:
     """Rows of ``marts.<table>`` in the goal's scope up to ``until``; None when the table is missing.
 
     Identifiers come only from the metrics dictionary (checked as plain lowercase identifiers
-    when it was loaded); scope values and dates are bound parameters.
+    when it was loaded); scope values and dates are bound parameters. Goals that read the same
+    columns of the same table over the same scope share one query through ``cache``.
     """
+    values_key = (metric.numerator, metric.denominator) if metric.aggregation == "ratio" else (metric.column,)
+    scope = (tuple(goal.scope.platforms), tuple(goal.scope.accounts), goal.scope.campaign)
+    key = (metric.table, tuple(metric.dimensions), metric.time_column, values_key, scope, until)
+    if cache is not None and key in cache:
+        return cache[key]
+    rows = _query_rows(con, metric, goal, until)
+    if cache is not None:
+        cache[key] = rows
+    return rows
+
+
+def _query_rows(con: Any, metric: Metric, goal: Goal, until: date) -> _Rows | None:
     dims = [f'"{d}"' for d in metric.dimensions]
     values = [metric.numerator, metric.denominator] if metric.aggregation == "ratio" else [metric.column]
     day = f'cast("{metric.time_column}" as date)'
@@ -749,6 +774,49 @@ def _rollup(metric: Metric, rows: _Rows, lo: date, hi: date) -> float | None:
         return float(sum(last.values()))
     begin = sum(first.values())             # growth
     return (sum(last.values()) - begin) / begin * 100.0 if begin else None
+
+
+class _Rollups:
+    """``_rollup`` over one goal's rows, remembered per window: the daily loops (trend, achieved,
+    breaches, best rate) ask for the same windows again and again.
+
+    Sums and ratios of whole numbers (counts: nearly every summed KPI) are read from running totals
+    instead: a window is two subtractions, and whole-number float sums below 2**53 are exact, so the
+    result is the same number ``_rollup`` gives, not a close one.
+    """
+
+    def __init__(self, metric: Metric, rows: _Rows) -> None:
+        self.metric, self.rows = metric, rows
+        self.seen: dict[tuple[date, date], float | None] = {}
+        self.totals: list[list[float]] | None = None
+        if metric.aggregation in ("sum", "ratio") and rows.values and all(
+                v is not None and float(v).is_integer() and abs(v) < 2 ** 52
+                for row in rows.values for v in row):
+            self.totals = [[0.0] for _ in rows.values[0]]
+            for row in rows.values:
+                for column, value in zip(self.totals, row):
+                    column.append(column[-1] + value)
+            if any(abs(column[-1]) >= 2 ** 52 for column in self.totals):
+                self.totals = None
+
+    def __call__(self, lo: date, hi: date) -> float | None:
+        key = (lo, hi)
+        if key not in self.seen:
+            self.seen[key] = self._rollup(lo, hi)
+        return self.seen[key]
+
+    def _rollup(self, lo: date, hi: date) -> float | None:
+        if self.totals is None:
+            return _rollup(self.metric, self.rows, lo, hi)
+        idx = self.rows.between(lo, hi)
+        if not idx:
+            return None
+        first, end = idx.start, idx.stop
+        numerator = self.totals[0][end] - self.totals[0][first]
+        if self.metric.aggregation == "sum":
+            return float(numerator)
+        denominator = self.totals[1][end] - self.totals[1][first]
+        return numerator / denominator * self.metric.scale if denominator else None
 
 
 def _window(window: str, day: date, start: date) -> tuple[date, date]:
@@ -857,7 +925,7 @@ def _round(value: float | None, digits: int = 4) -> float | None:
     return 0.0 if rounded == 0 else rounded   # no "-0.0" in files
 
 
-def _best_rate(goal: Goal, metric: Metric, rows: _Rows, until: date,
+def _best_rate(goal: Goal, metric: Metric, rows: _Rows, rollup: _Rollups, until: date,
                direction: str) -> tuple[float, int] | None:
     """Best per-day move of the KPI in the good direction over any 28-day stretch of history.
 
@@ -875,11 +943,11 @@ def _best_rate(goal: Goal, metric: Metric, rows: _Rows, until: date,
     day = first_day + timedelta(days=k)
     while day <= until:
         if _accumulates(goal, metric):
-            total = _rollup(metric, rows, day - timedelta(days=k - 1), day)
+            total = rollup(day - timedelta(days=k - 1), day)
             rate = None if total is None else total / k
         else:
-            now = _rollup(metric, rows, *_window(goal.window, day, goal.start))
-            then = _rollup(metric, rows, *_window(goal.window, day - timedelta(days=k), goal.start))
+            now = rollup(*_window(goal.window, day, goal.start))
+            then = rollup(*_window(goal.window, day - timedelta(days=k), goal.start))
             rate = None if now is None or then is None else sign * (now - then) / k
         if rate is not None and (best is None or rate > best):
             best = rate
@@ -887,12 +955,49 @@ def _best_rate(goal: Goal, metric: Metric, rows: _Rows, until: date,
     return None if best is None else (best, k)
 
 
+def _auto_baseline(goal: Goal, metric: Metric, rows: _Rows, rollup: _Rollups, start: date,
+                   horizon: date) -> float | None:
+    """The KPI on the day before ``start`` (the first data day when there is nothing before)."""
+    if goal.baseline != "auto":
+        return float(goal.baseline)
+    if goal.window == "cumulative" and metric.aggregation == "sum":
+        return 0.0
+    before = start - timedelta(days=1)
+    if goal.window == "cumulative":
+        lo, hi = rows.days[0], before
+    else:
+        lo, hi = _window(goal.window, before, start)
+    baseline = rollup(lo, hi) if rows.days[0] <= before else None
+    if baseline is None:
+        first_day = rows.days[bisect.bisect_left(rows.days, start)] if rows.days[-1] >= start else None
+        if first_day is not None and first_day <= horizon:
+            baseline = rollup(*_window(goal.window, first_day, start))
+    return baseline
+
+
+def _direction(goal: Goal, metric: Metric, target: float | None, path_start: float | None) -> str:
+    """Which way is good for this goal: its success rule, else target vs path start, else the KPI's."""
+    if goal.success != "reach":
+        return "increase" if goal.success == "stay_above" else "decrease"
+    if target is not None and path_start is not None and target != path_start:
+        return "increase" if target > path_start else "decrease"
+    return metric.direction
+
+
+def _goal_window(goal: Goal, day: date, start: date) -> tuple[date, date]:
+    """The KPI window ending on ``day``; a recurring goal's window never reaches back before its period
+    start (the period is judged only on its own rows: last month's leads are not this month's)."""
+    lo, hi = _window(goal.window, day, start)
+    return (max(lo, start), hi) if goal.recurring else (lo, hi)
+
+
 def evaluate_goal(con: Any, goal: Goal, metric: Metric, as_of: date, *,
-                  achievable_factor: float = DEFAULT_ACHIEVABLE_FACTOR) -> GoalSnapshot:
+                  achievable_factor: float = DEFAULT_ACHIEVABLE_FACTOR,
+                  cache: RowCache | None = None) -> GoalSnapshot:
     """Evaluate one goal as of ``as_of`` (the method is in the module docstring and docs/GOALS.md)."""
     start, deadline = _period(goal, as_of)
     warnings = list(goal.smart_warnings)
-    rows = _fetch(con, metric, goal, as_of)
+    rows = _fetch(con, metric, goal, as_of, cache)
     stay = goal.success != "reach"
     # Before the goal's first day nothing is measured against it: no progress, pace or forecast.
     before_start = as_of < goal.start
@@ -927,32 +1032,31 @@ def evaluate_goal(con: Any, goal: Goal, metric: Metric, as_of: date, *,
         return snapshot("not_started" if before_start else "no_data", target=goal.target.resolve(
             goal.baseline if goal.baseline != "auto" else None, metric.unit))
 
+    rollup = _Rollups(metric, rows)
+
+    def value_on(day: date) -> float | None:
+        return rollup(*_goal_window(goal, day, start))
+
     # The measured day: newest data, never past as_of or the deadline.
     horizon = min(as_of, deadline)
     upto = bisect.bisect_right(rows.days, horizon)
-    latest = _complete_through(metric, rows, start, upto)
+    # A recurring goal waits for every platform that reported since the goal's start, not only those that
+    # already reported in the new period: on the 1st, Facebook's leads alone are not the month's leads.
+    latest = _complete_through(metric, rows, goal.start if goal.recurring else start, upto)
     measured = latest
 
-    # Baseline: the KPI on the day before start (the first data day when there is nothing before).
-    if goal.baseline != "auto":
-        baseline: float | None = float(goal.baseline)
-    elif goal.window == "cumulative" and metric.aggregation == "sum":
-        baseline = 0.0
-    else:
-        before = start - timedelta(days=1)
-        if goal.window == "cumulative":
-            lo, hi = rows.days[0], before
-        else:
-            lo, hi = _window(goal.window, before, start)
-        baseline = _rollup(metric, rows, lo, hi) if rows.days[0] <= before else None
-        if baseline is None:
-            first_day = rows.days[bisect.bisect_left(rows.days, start)] if rows.days[-1] >= start else None
-            if first_day is not None and first_day <= horizon:
-                baseline = _rollup(metric, rows, *_window(goal.window, first_day, start))
+    baseline = _auto_baseline(goal, metric, rows, rollup, start, horizon)
     target = goal.target.resolve(baseline, metric.unit)
     path_start = 0.0 if accumulates else baseline
 
-    current = _rollup(metric, rows, *_window(goal.window, measured, start)) if measured else None
+    if goal.recurring and not before_start and (latest is None or latest < start):
+        # A new period without its own rows yet: nothing to report, never the last period's value.
+        warnings.append(f"Measurable: no data yet for the {goal.recurring} {start}..{deadline} of KPI "
+                        f"{metric.name!r} for {goal.scope.describe()}; newest data day is {latest}")
+        return snapshot("no_data", data_as_of=latest, baseline=baseline, target=target,
+                        direction=_direction(goal, metric, target, path_start))
+
+    current = value_on(measured) if measured else None
     if before_start:
         # Until the day before start is in the data an auto baseline would roll up a partial window:
         # it (and a relative target on it) is left out rather than guessed.
@@ -960,26 +1064,15 @@ def evaluate_goal(con: Any, goal: Goal, metric: Metric, as_of: date, *,
         if not fixed and as_of < start - timedelta(days=1):
             baseline, target = None, goal.target.resolve(None, metric.unit)
             path_start = 0.0 if accumulates else None
-        if goal.success != "reach":
-            direction = "increase" if goal.success == "stay_above" else "decrease"
-        elif target is not None and path_start is not None and target != path_start:
-            direction = "increase" if target > path_start else "decrease"
-        else:
-            direction = metric.direction
         return snapshot("not_started", data_as_of=latest, current=current, baseline=baseline, target=target,
-                        direction=direction, time_elapsed_pct=0.0)
+                        direction=_direction(goal, metric, target, path_start), time_elapsed_pct=0.0)
     if current is None or baseline is None or target is None or path_start is None:
         what = "the current value" if current is None else "the baseline"
         warnings.append(f"Measurable: no data for KPI {metric.name!r} to compute {what} "
                         f"for {goal.scope.describe()} up to {as_of}")
         return snapshot("no_data", data_as_of=latest, current=current, baseline=baseline, target=target)
 
-    if stay:
-        direction = "increase" if goal.success == "stay_above" else "decrease"
-    elif target != path_start:
-        direction = "increase" if target > path_start else "decrease"
-    else:
-        direction = metric.direction
+    direction = _direction(goal, metric, target, path_start)
 
     def meets(value: float) -> bool:
         return value >= target if direction == "increase" else value <= target
@@ -991,15 +1084,16 @@ def evaluate_goal(con: Any, goal: Goal, metric: Metric, as_of: date, *,
         (1.0 if meets(current) else 0.0)
     pace = progress / elapsed if elapsed > 0 else None
 
-    # Forecast from the trailing daily values (sums that accumulate only count from start).
+    # Forecast from the trailing daily values (sums that accumulate, and recurring periods, only count
+    # from start).
     first_trend_day = measured - timedelta(days=TREND_POINTS - 1)
-    if accumulates:
+    if accumulates or goal.recurring:
         first_trend_day = max(first_trend_day, start)
     xs: list[float] = []
     ys: list[float] = []
     day = first_trend_day
     while day <= measured:
-        value = _rollup(metric, rows, *_window(goal.window, day, start))
+        value = value_on(day)
         if value is not None:
             xs.append(float((day - start).days))
             ys.append(value)
@@ -1014,7 +1108,7 @@ def evaluate_goal(con: Any, goal: Goal, metric: Metric, as_of: date, *,
     # Achievable: the plan's needed rate vs the best historical rate (reach goals only).
     if not stay and target != path_start:
         needed = abs(target - path_start) / total_days
-        best = _best_rate(goal, metric, rows, horizon, direction)
+        best = _best_rate(goal, metric, rows, rollup, horizon, direction)
         if best is not None:
             best_rate, k = best
             sign = "+" if direction == "increase" else "-"
@@ -1027,26 +1121,13 @@ def evaluate_goal(con: Any, goal: Goal, metric: Metric, as_of: date, *,
     if stay:
         # Hold the threshold: check the window's value on every day since start.
         first_check = max(start, rows.days[0])
-        day = first_check
-        while day <= measured:
-            value = _rollup(metric, rows, *_window(goal.window, day, start))
-            if value is not None and not meets(value):
-                breaches += 1
-            day += timedelta(days=1)
+        breaches = _breaches(first_check, measured, value_on, meets)
         checked = (measured - first_check).days + 1
         progress = (checked - breaches) / checked if checked > 0 else None
         pace, expected = None, target
 
     # Reach goals: achieved sticks from the first day on/after start the KPI met the target.
-    achieved_on: date | None = None
-    if not stay:
-        day = start
-        while day <= measured:
-            value = _rollup(metric, rows, *_window(goal.window, day, start))
-            if value is not None and meets(value):
-                achieved_on = day
-                break
-            day += timedelta(days=1)
+    achieved_on = None if stay else _first_meeting_day(start, measured, value_on, meets)
 
     stale_days = (horizon - latest).days
     if stale_days > goal.freshness_days:
@@ -1084,12 +1165,138 @@ def evaluate_goal(con: Any, goal: Goal, metric: Metric, as_of: date, *,
     )
 
 
+def _breaches(first: date, last: date, value_on: Any, meets: Any) -> int:
+    """Days in [first, last] whose window value misses the threshold (days without a value do not count)."""
+    breaches = 0
+    day = first
+    while day <= last:
+        value = value_on(day)
+        if value is not None and not meets(value):
+            breaches += 1
+        day += timedelta(days=1)
+    return breaches
+
+
+def _first_meeting_day(first: date, last: date, value_on: Any, meets: Any) -> date | None:
+    day = first
+    while day <= last:
+        value = value_on(day)
+        if value is not None and meets(value):
+            return day
+        day += timedelta(days=1)
+    return None
+
+
 def evaluate_goals(con: Any, goals: list[Goal], metrics: MetricsDictionary, as_of: date, *,
-                   achievable_factor: float = DEFAULT_ACHIEVABLE_FACTOR) -> list[GoalSnapshot]:
-    """One snapshot per goal, in goal-id order, reading ``marts`` through the DuckDB connection ``con``."""
+                   achievable_factor: float = DEFAULT_ACHIEVABLE_FACTOR,
+                   cache: RowCache | None = None) -> list[GoalSnapshot]:
+    """One snapshot per goal, in goal-id order, reading ``marts`` through the DuckDB connection ``con``.
+
+    Goals over the same table, columns and scope share one query (``cache``; pass the same dict to
+    ``evaluate_periods`` to reuse it there).
+    """
     by_name = metrics.by_name()
-    return [evaluate_goal(con, goal, by_name[goal.kpi], as_of, achievable_factor=achievable_factor)
+    cache = {} if cache is None else cache
+    return [evaluate_goal(con, goal, by_name[goal.kpi], as_of, achievable_factor=achievable_factor, cache=cache)
             for goal in sorted(goals, key=lambda g: g.id)]
+
+
+# --------------------------------------------------------------------------------------------
+# Recurring goals: one result per period
+# --------------------------------------------------------------------------------------------
+
+PERIODS_KEPT = 12       # periods per recurring goal in the snapshot file (the table keeps all)
+PeriodStatus = Literal["achieved", "missed", "in_progress", "no_data"]
+
+
+@dataclass(frozen=True)
+class PeriodResult:
+    """How one period of a recurring goal ended (or stands, for the period containing as_of)."""
+
+    goal_id: str
+    period_start: date
+    period_end: date
+    value: float | None          # the KPI on the period's last measured day (its final value once over)
+    target: float | None
+    status: str                  # achieved | missed | in_progress | no_data
+    data_as_of: date | None
+    evaluated_as_of: date
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"period_start": self.period_start.isoformat(), "period_end": self.period_end.isoformat(),
+                "value": _round(self.value), "target": _round(self.target), "status": self.status,
+                "data_as_of": self.data_as_of.isoformat() if self.data_as_of else None,
+                "evaluated_as_of": self.evaluated_as_of.isoformat()}
+
+
+def _periods_until(goal: Goal, as_of: date, limit: int) -> list[tuple[date, date]]:
+    """The newest ``limit`` periods of a recurring goal up to the one containing as_of, oldest first."""
+    periods: list[tuple[date, date]] = []
+    day = max(as_of, goal.start)
+    while len(periods) < limit:
+        first, last = _period(goal, day)
+        periods.append((max(first, goal.start), last))
+        if first <= goal.start:
+            break
+        day = first - timedelta(days=1)
+    return periods[::-1]
+
+
+def _period_result(goal: Goal, metric: Metric, rows: _Rows | None, start: date, end: date,
+                   as_of: date) -> PeriodResult:
+    """A period judged on its own rows: achieved if the KPI met the target on any day of it (reach) or held
+    the threshold on every day (stay_*), missed once the period is over without that, else in_progress."""
+    over = end < as_of
+
+    def result(status: str, value: float | None = None, target: float | None = None,
+               latest: date | None = None) -> PeriodResult:
+        return PeriodResult(goal.id, start, end, value, target, status, latest, as_of)
+
+    horizon = min(end, as_of)
+    if rows is None or not rows.days:
+        return result("no_data", target=goal.target.resolve(
+            goal.baseline if goal.baseline != "auto" else None, metric.unit))
+    latest = _complete_through(metric, rows, goal.start, bisect.bisect_right(rows.days, horizon))
+    rollup = _Rollups(metric, rows)
+    baseline = _auto_baseline(goal, metric, rows, rollup, start, horizon)
+    target = goal.target.resolve(baseline, metric.unit)
+    if latest is None or latest < start or target is None:
+        return result("no_data", target=target)
+
+    def value_on(day: date) -> float | None:
+        return rollup(*_goal_window(goal, day, start))
+
+    path_start = 0.0 if _accumulates(goal, metric) else baseline
+    direction = _direction(goal, metric, target, path_start)
+
+    def meets(value: float) -> bool:
+        return value >= target if direction == "increase" else value <= target
+
+    value = value_on(latest)
+    if goal.success == "reach":
+        if _first_meeting_day(start, latest, value_on, meets) is not None:
+            return result("achieved", value, target, latest)
+    elif _breaches(max(start, rows.days[0]), latest, value_on, meets):
+        return result("missed", value, target, latest)
+    elif over:
+        return result("achieved", value, target, latest)
+    return result("missed" if over else "in_progress", value, target, latest)
+
+
+def evaluate_periods(con: Any, goals: list[Goal], metrics: MetricsDictionary, as_of: date, *,
+                     limit: int = PERIODS_KEPT, cache: RowCache | None = None) -> dict[str, list[PeriodResult]]:
+    """Recurring goal id -> its newest ``limit`` period results up to the period containing ``as_of``."""
+    by_name = metrics.by_name()
+    cache = {} if cache is None else cache
+    results: dict[str, list[PeriodResult]] = {}
+    for goal in sorted(goals, key=lambda g: g.id):
+        if goal.recurring is None or as_of < goal.start:
+            continue
+        metric = by_name[goal.kpi]
+        rows = _fetch(con, metric, goal, as_of, cache)
+        results[goal.id] = [_period_result(goal, metric, rows, first, last, as_of)
+                            for first, last in _periods_until(goal, as_of, limit)]
+    return results
 
 
 # --------------------------------------------------------------------------------------------

@@ -40,6 +40,10 @@ class Settings:
     webhook_allow_private: bool = False
     # HMAC key of the X-Goalpost-Signature header (GOALPOST_WEBHOOK_SECRET); kept out of repr() and logs.
     webhook_secret: str | None = field(default=None, repr=False)
+    # Body of goal events: generic JSON, or a Slack incoming-webhook message (GOALPOST_WEBHOOK_FORMAT=json|slack).
+    webhook_format: str = "json"
+    # Send the events of backfill runs (older as_of dates) instead of suppressing them (GOALPOST_NOTIFY_BACKFILL=1).
+    notify_backfill: bool = False
 
     @property
     def raw_dir(self) -> Path:
@@ -92,4 +96,17 @@ def get_settings(env: dict[str, str] | None = None) -> Settings:
         webhook_allow_private=env.get("GOALPOST_WEBHOOK_ALLOW_PRIVATE", "").strip().lower()
         in ("1", "true", "yes", "on"),
         webhook_secret=env.get("GOALPOST_WEBHOOK_SECRET") or None,
+        webhook_format=_webhook_format(env),
+        notify_backfill=env.get("GOALPOST_NOTIFY_BACKFILL", "").strip().lower() in ("1", "true", "yes", "on"),
     )
+
+
+WEBHOOK_FORMATS = ("json", "slack")
+
+
+def _webhook_format(env: dict[str, str]) -> str:
+    value = (env.get("GOALPOST_WEBHOOK_FORMAT") or "json").strip().lower()
+    if value not in WEBHOOK_FORMATS:
+        raise ValueError(f"GOALPOST_WEBHOOK_FORMAT={value!r} is not one of {', '.join(WEBHOOK_FORMATS)}; "
+                         f"set it to json (generic JSON body) or slack (Slack incoming-webhook message)")
+    return value

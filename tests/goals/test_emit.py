@@ -152,7 +152,7 @@ def test_status_change_posts_exactly_one_webhook(goal_settings: Settings, webhoo
     assert webhook.requests == []                                      # a first snapshot is not a change
     result = run_snapshots(settings, as_of="2026-09-04", run_id="r2")  # -> at_risk (forecast band)
     key = idempotency_key("impressions_2800", date(2026, 9, 4), "at_risk")
-    assert result["events"] == [key] and result["webhooks"] == {"delivered": 1, "failed": 0}
+    assert result["events"] == [key] and result["webhooks"] == {"delivered": 1, "failed": 0, "superseded": 0}
     assert len(webhook.requests) == 1
     request = webhook.requests[0]
     assert request["key"] == key
@@ -171,14 +171,14 @@ def test_failed_webhook_is_recorded_and_retried_next_run(goal_settings: Settings
     webhook.status = 503
     result = run_snapshots(settings, as_of="2026-09-04", run_id="r2", webhook_backoff=0)
     key = idempotency_key("impressions_2800", date(2026, 9, 4), "at_risk")
-    assert result["webhooks"] == {"delivered": 0, "failed": 1}
+    assert result["webhooks"] == {"delivered": 0, "failed": 1, "superseded": 0}
     assert [r["key"] for r in webhook.requests] == [key] * 4           # first try + 3 urllib3 retries
     assert table_rows(settings, "select delivery, attempts, last_error from ops.goal_events") == [
         ("failed", 1, "HTTP 503")]
     assert Path(result["json"]).exists()                               # the snapshot was still published
     webhook.status = 200
     retry = run_snapshots(settings, as_of="2026-09-05", run_id="r3", webhook_backoff=0)
-    assert retry["webhooks"] == {"delivered": 1, "failed": 0}
+    assert retry["webhooks"] == {"delivered": 1, "failed": 0, "superseded": 0}
     assert [r["key"] for r in webhook.requests] == [key] * 5
     assert table_rows(settings, "select delivery, attempts, last_error from ops.goal_events") == [
         ("delivered", 2, None)]
@@ -190,7 +190,7 @@ def test_unreachable_webhook_never_crashes_the_snapshot(goal_settings: Settings,
     settings = dataclasses.replace(goal_settings, webhook_url=dead_url, webhook_allowed_hosts=("127.0.0.1",))
     run_snapshots(settings, as_of="2026-09-02", run_id="r1", webhook_backoff=0)
     result = run_snapshots(settings, as_of="2026-09-04", run_id="r2", webhook_backoff=0)
-    assert result["webhooks"] == {"delivered": 0, "failed": 1}
+    assert result["webhooks"] == {"delivered": 0, "failed": 1, "superseded": 0}
     events = table_rows(settings, "select delivery, last_error from ops.goal_events")
     assert events == [("failed", "ConnectionError")]
 
@@ -198,7 +198,7 @@ def test_unreachable_webhook_never_crashes_the_snapshot(goal_settings: Settings,
 def test_without_webhook_url_events_are_recorded_not_sent(goal_settings: Settings) -> None:
     run_snapshots(goal_settings, as_of="2026-09-02", run_id="r1")
     result = run_snapshots(goal_settings, as_of="2026-09-04", run_id="r2")
-    assert len(result["events"]) == 1 and result["webhooks"] == {"delivered": 0, "failed": 0}
+    assert len(result["events"]) == 1 and result["webhooks"] == {"delivered": 0, "failed": 0, "superseded": 0}
     assert table_rows(goal_settings, "select previous_status, status, delivery from ops.goal_events") == [
         ("off_track", "at_risk", "not_configured")]
 

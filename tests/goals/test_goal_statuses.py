@@ -214,9 +214,10 @@ def test_not_started_goals_record_no_events_and_files_are_0644(stay_settings: Se
     finally:
         con.close()
     folder = stay_settings.snapshots_dir / "as_of=2026-09-04"
-    for name in ("goal_progress.parquet", "goal_progress.json"):
+    for name in ("goal_progress.parquet", "goal_progress.json", "goal_report.html"):
         assert stat.S_IMODE((folder / name).stat().st_mode) == 0o644
-    assert sorted(p.name for p in folder.iterdir()) == ["goal_progress.json", "goal_progress.parquet"]
+    assert sorted(p.name for p in folder.iterdir()) == ["goal_progress.json", "goal_progress.parquet",
+                                                        "goal_report.html"]
 
 
 def test_write_snapshot_files_is_0644_whatever_the_umask(tmp_path: Path, con, metrics) -> None:

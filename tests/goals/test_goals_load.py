@@ -198,20 +198,21 @@ def test_smart_check_passing_letters(tmp_path: Path, metrics: MetricsDictionary)
     assert letters["R"] == "Relevant: followers fits objective awareness"
 
 
-def test_repo_goals_yml_loads_with_demo_kpis(tmp_path: Path, metrics_path: Path) -> None:
-    """The shipped goals.yml is valid: every field, date and target parses (KPIs added for its names)."""
-    extra = ""
-    for name, table, unit, objective in (("social_sessions", "kpi_web_daily", "count", "traffic"),
-                                         ("share_of_voice", "kpi_mentions_daily", "percent", "reputation"),
-                                         ("err_post_mean", "kpi_post", "percent", "engagement")):
-        extra += (f"  - {{name: {name}, label: {name}, type: simple, description: d, formula: f, grain: day, "
-                  f"unit: {unit}, direction: increase, objectives: [{objective}], table: {table}, "
-                  f"dimensions: [platform, account_id], aggregation: sum, column: {name}}}\n")
-    dictionary = tmp_path / "metrics_demo.yml"
-    dictionary.write_text(metrics_path.read_text() + extra)
-    loaded = load_goals_file(REPO_ROOT / "goals.yml", load_metrics(dictionary))
+def test_repo_goals_yml_loads_with_demo_kpis() -> None:
+    """The shipped goals.yml is valid against the shipped metrics dictionary and sources.yml, warning-free, and
+    has an example for each of the nine goal types of the source article."""
+    from pipeline.runtime import load_source_specs
+    from pipeline.settings import get_settings
+
+    settings = get_settings({})
+    sources = [s.platform for s in load_source_specs(settings)]
+    loaded = load_goals_file(REPO_ROOT / "goals.yml", load_metrics(REPO_ROOT / "sql" / "metrics.yml"),
+                             sources=sources)
     ids = [g.id for g in loaded.goals]
     assert {"instagram_audience_15pct", "linkedin_audience_15pct", "messenger_wait_2min"} <= set(ids)
+    assert {g.objective for g in loaded.goals} == {
+        "awareness", "reputation", "traffic", "engagement", "conversions", "leads", "events", "customer_service",
+        "recruiting"}
     leads = next(g for g in loaded.goals if g.id == "monthly_leads_300")
     assert leads.recurring == "month" and leads.deadline is None
     assert all(g.smart_warnings == () for g in loaded.goals)

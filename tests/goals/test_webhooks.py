@@ -80,7 +80,7 @@ def test_default_refuses_loopback_and_records_a_failed_delivery(goal_settings, w
     settings = dataclasses.replace(goal_settings, webhook_url=webhook.url)   # 127.0.0.1, not allowed
     with caplog.at_level(logging.WARNING):
         result = two_snapshots(settings)
-    assert result["webhooks"] == {"delivered": 0, "failed": 1}
+    assert result["webhooks"] == {"delivered": 0, "failed": 1, "superseded": 0}
     assert webhook.requests == [] and connects == []                        # nothing was sent
     message = refused("127.0.0.1", "127.0.0.1", "a loopback")
     assert table_rows(settings, "select event_id, delivery, attempts, last_error from ops.goal_events") == [
@@ -90,7 +90,7 @@ def test_default_refuses_loopback_and_records_a_failed_delivery(goal_settings, w
     # The operator opts in: the refused event is delivered on the next run, once.
     allowed = webhook.settings(goal_settings)
     again = run_snapshots(allowed, as_of="2026-09-05", run_id="r3", webhook_backoff=0)
-    assert again["webhooks"] == {"delivered": 1, "failed": 0}
+    assert again["webhooks"] == {"delivered": 1, "failed": 0, "superseded": 0}
     assert [r["key"] for r in webhook.requests] == [EVENT_KEY]
     assert table_rows(settings, "select delivery, attempts, last_error from ops.goal_events") == [
         ("delivered", 2, None)]
@@ -99,7 +99,7 @@ def test_default_refuses_loopback_and_records_a_failed_delivery(goal_settings, w
 def test_default_refuses_the_metadata_address_without_connecting(goal_settings, connects):
     settings = dataclasses.replace(goal_settings, webhook_url=f"http://{METADATA}/latest/meta-data/")
     result = two_snapshots(settings)
-    assert result["webhooks"] == {"delivered": 0, "failed": 1}
+    assert result["webhooks"] == {"delivered": 0, "failed": 1, "superseded": 0}
     assert connects == []
     assert table_rows(settings, "select delivery, last_error from ops.goal_events") == [
         ("failed", refused(METADATA, METADATA, "a link-local"))]
@@ -226,7 +226,7 @@ def test_redirects_are_not_followed(goal_settings, webhook, connects):
     webhook.response_headers = {"Location": f"http://{METADATA}/latest/meta-data/"}
     settings = webhook.settings(goal_settings)
     result = two_snapshots(settings)
-    assert result["webhooks"] == {"delivered": 0, "failed": 1}
+    assert result["webhooks"] == {"delivered": 0, "failed": 1, "superseded": 0}
     assert len(webhook.requests) == 1 and {host for host, _ in connects} == {"127.0.0.1"}
     assert table_rows(settings, "select delivery, last_error from ops.goal_events") == [
         ("failed", "HTTP 302 (redirects are not followed)")]
@@ -262,7 +262,7 @@ def test_goal_events_are_signed_and_the_secret_stays_out_of_everything(goal_sett
     settings = webhook.settings(goal_settings, webhook_secret=SECRET)
     with caplog.at_level(logging.DEBUG):
         result = two_snapshots(settings)
-    assert result["webhooks"] == {"delivered": 1, "failed": 0}
+    assert result["webhooks"] == {"delivered": 1, "failed": 0, "superseded": 0}
     [request] = webhook.requests
     headers, raw = request["headers"], request["raw"]
     assert headers["X-Goalpost-Timestamp"].isdigit()
