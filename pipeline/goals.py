@@ -79,6 +79,7 @@ DEFAULT_FRESHNESS_DAYS = 3     # platform insights lag one to two days
 DEFAULT_ACHIEVABLE_FACTOR = 2.0
 TREND_POINTS = 28              # trailing daily values the forecast is fitted on
 BAND_LEVEL = 0.80              # two-sided prediction interval of the forecast band
+MIN_RATE_DAYS = 7              # history span the Achievable check needs (a 1-day rate judges nothing)
 AT_RISK_PACE = 0.8             # without a forecast: pace below this is off_track
 METHOD_VERSION = "goals-v1"
 
@@ -931,11 +932,12 @@ def _best_rate(goal: Goal, metric: Metric, rows: _Rows, rollup: _Rollups, until:
 
     Level KPIs: max over d of (v(d) - v(d-k)) / k on the goal's window; sums that accumulate:
     the best k-day average of the daily sum. k = 28 days, or the whole history when shorter.
-    Returns (rate, k) or None with fewer than 2 days of history.
+    Returns (rate, k) or None with less than ``MIN_RATE_DAYS`` of history: a rate over a day or two says
+    nothing about what the team can reach.
     """
     first_day = rows.days[0]
     span = (until - first_day).days
-    if span < 1:
+    if span < MIN_RATE_DAYS:
         return None
     k = min(28, span)
     sign = 1.0 if direction == "increase" else -1.0
@@ -1109,7 +1111,10 @@ def evaluate_goal(con: Any, goal: Goal, metric: Metric, as_of: date, *,
     if not stay and target != path_start:
         needed = abs(target - path_start) / total_days
         best = _best_rate(goal, metric, rows, rollup, horizon, direction)
-        if best is not None:
+        if best is None:
+            warnings.append(f"Achievable: not judged: KPI history spans {(horizon - rows.days[0]).days} day(s) "
+                            f"up to {horizon}; the best-rate check needs {MIN_RATE_DAYS}")
+        else:
             best_rate, k = best
             sign = "+" if direction == "increase" else "-"
             if best_rate <= 0 or needed > achievable_factor * best_rate:
