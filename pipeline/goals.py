@@ -79,6 +79,7 @@ DEFAULT_FRESHNESS_DAYS = 3     # platform insights lag one to two days
 DEFAULT_ACHIEVABLE_FACTOR = 2.0
 TREND_POINTS = 28              # trailing daily values the forecast is fitted on
 BAND_LEVEL = 0.80              # two-sided prediction interval of the forecast band
+BASELINE_TOLERANCE = 0.2       # a stated baseline further than 20 % from the measured one is warned about
 MIN_RATE_DAYS = 7              # history span the Achievable check needs (a 1-day rate judges nothing)
 AT_RISK_PACE = 0.8             # without a forecast: pace below this is off_track
 METHOD_VERSION = "goals-v1"
@@ -964,17 +965,35 @@ def _auto_baseline(goal: Goal, metric: Metric, rows: _Rows, rollup: _Rollups, st
         return float(goal.baseline)
     if goal.window == "cumulative" and metric.aggregation == "sum":
         return 0.0
-    before = start - timedelta(days=1)
-    if goal.window == "cumulative":
-        lo, hi = rows.days[0], before
-    else:
-        lo, hi = _window(goal.window, before, start)
-    baseline = rollup(lo, hi) if rows.days[0] <= before else None
+    baseline = _measured_before_start(goal, rows, rollup, start)
     if baseline is None:
         first_day = rows.days[bisect.bisect_left(rows.days, start)] if rows.days[-1] >= start else None
         if first_day is not None and first_day <= horizon:
             baseline = rollup(*_window(goal.window, first_day, start))
     return baseline
+
+
+def _measured_before_start(goal: Goal, rows: _Rows, rollup: _Rollups, start: date) -> float | None:
+    """The KPI on the day before ``start`` (for cumulative windows: all history before it); None without data."""
+    before = start - timedelta(days=1)
+    if rows.days[0] > before:
+        return None
+    lo, hi = (rows.days[0], before) if goal.window == "cumulative" else _window(goal.window, before, start)
+    return rollup(lo, hi)
+
+
+def _baseline_warning(goal: Goal, metric: Metric, rows: _Rows, rollup: _Rollups, start: date) -> str | None:
+    """A stated baseline far (> ``BASELINE_TOLERANCE``) from what the data measured the day before start: the
+    number, the scope or the KPI is probably not what the team meant."""
+    if goal.baseline == "auto" or goal.recurring or _accumulates(goal, metric):
+        return None
+    measured = _measured_before_start(goal, rows, rollup, start)
+    stated = float(goal.baseline)
+    if measured is None or abs(stated - measured) <= BASELINE_TOLERANCE * max(abs(measured), 1e-9):
+        return None
+    off = f"{abs(stated - measured) / abs(measured) * 100:.0f} %" if measured else "a zero measurement"
+    return (f"Measurable: stated baseline {_fmt(stated)} is {off} off the {_fmt(round(measured, 4))} measured for "
+            f"{goal.scope.describe()} on {start - timedelta(days=1)}; check the baseline, the scope or the KPI")
 
 
 def _direction(goal: Goal, metric: Metric, target: float | None, path_start: float | None) -> str:
@@ -1050,6 +1069,9 @@ def evaluate_goal(con: Any, goal: Goal, metric: Metric, as_of: date, *,
     baseline = _auto_baseline(goal, metric, rows, rollup, start, horizon)
     target = goal.target.resolve(baseline, metric.unit)
     path_start = 0.0 if accumulates else baseline
+    stated_off = _baseline_warning(goal, metric, rows, rollup, start)
+    if stated_off:
+        warnings.append(stated_off)
 
     if goal.recurring and not before_start and (latest is None or latest < start):
         # A new period without its own rows yet: nothing to report, never the last period's value.

@@ -89,6 +89,20 @@ def test_level_kpi_relative_target_on_track(con, metrics: MetricsDictionary) -> 
     assert snap.status == "on_track" and snap.smart_warnings == []
 
 
+@pytest.mark.parametrize(("stated", "warned"), [(1100, False), (1300, True)])
+def test_a_stated_baseline_far_from_the_measured_one_is_a_warning(con, metrics: MetricsDictionary, stated: int,
+                                                                   warned: bool) -> None:
+    # followers 1000 + 10/day from Aug 25: Aug 31 (the day before start) measures 1060.
+    # 1100 is 40 / 1060 = 3.8 % off (fine); 1300 is 240 / 1060 = 22.6 % off, over the 20 % tolerance.
+    insert_account_daily(con, "instagram", "ig1", date(2026, 8, 25), [1000 + 10 * i for i in range(20)])
+    snap = evaluate(con, metrics, goal(kpi="followers", baseline=stated, target=1500, deadline="2026-09-30"),
+                    date(2026, 9, 13))
+    expected = ["Measurable: stated baseline 1300 is 23 % off the 1060 measured for platforms=instagram on "
+                "2026-08-31; check the baseline, the scope or the KPI"] if warned else []
+    assert [w for w in snap.smart_warnings if w.startswith("Measurable")] == expected
+    assert snap.baseline == stated                     # the team's number still drives the path
+
+
 def cumulative_impressions(con) -> None:
     # daily 100, 300, 200, 400 on Sep 1..4 -> cumulative 100, 400, 600, 1000
     insert_account_daily(con, "instagram", "ig1", SEP1, [1] * 4, impressions=[100, 300, 200, 400])
