@@ -133,9 +133,9 @@ class Target(BaseModel):
     text: str
 
     @classmethod
-    def parse(cls, raw: Any) -> "Target":
-        if isinstance(raw, bool):
-            raise ValueError(f"target {raw!r} is not a number, a relative change like '+15%' or a duration")
+    def parse(cls, raw: Any) -> Target:
+        if isinstance(raw, bool):       # a ValueError, not a TypeError: pydantic reports it as the field's error
+            raise ValueError(f"target {raw!r} is not a number, a relative change like '+15%' or a duration")  # noqa: TRY004
         if isinstance(raw, (int, float)):
             return cls(kind="absolute", value=float(raw), text=str(raw))
         text = str(raw).strip()

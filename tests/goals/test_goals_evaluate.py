@@ -11,8 +11,8 @@ from pipeline.goals import (
     Goal,
     GoalSnapshot,
     ObjectiveGroup,
-    _Rows,
     _rollup,
+    _Rows,
     evaluate_goal,
     evaluate_goals,
     forecast_linear,
@@ -97,8 +97,8 @@ def test_a_stated_baseline_far_from_the_measured_one_is_a_warning(con, metrics: 
     insert_account_daily(con, "instagram", "ig1", date(2026, 8, 25), [1000 + 10 * i for i in range(20)])
     snap = evaluate(con, metrics, goal(kpi="followers", baseline=stated, target=1500, deadline="2026-09-30"),
                     date(2026, 9, 13))
-    expected = ["Measurable: stated baseline 1300 is 23 % off the 1060 measured for platforms=instagram on "
-                "2026-08-31; check the baseline, the scope or the KPI"] if warned else []
+    expected = [("Measurable: stated baseline 1300 is 23 % off the 1060 measured for platforms=instagram on "
+                 "2026-08-31; check the baseline, the scope or the KPI")] if warned else []
     assert [w for w in snap.smart_warnings if w.startswith("Measurable")] == expected
     assert snap.baseline == stated                     # the team's number still drives the path
 
@@ -177,8 +177,8 @@ def test_stale_when_newest_data_is_older_than_the_freshness_limit(con, metrics: 
     snap = evaluate(con, metrics, g, date(2026, 9, 8))
     # Sep 8 - Sep 4 = 4 days > 3: even an achieved value is not reported with confidence
     assert snap.status == "stale" and snap.current == 1000.0
-    assert snap.smart_warnings == ["Measurable: newest data is from 2026-09-04, 4 days before 2026-09-08 "
-                                   "(freshness limit 3 days)"]
+    assert snap.smart_warnings == [("Measurable: newest data is from 2026-09-04, 4 days before 2026-09-08 "
+                                    "(freshness limit 3 days)")]
     ok = evaluate(con, metrics, g, date(2026, 9, 7))
     assert ok.status == "achieved"                                       # 3 days old is fresh enough
 
@@ -214,8 +214,8 @@ def test_no_data_for_scope_and_for_missing_table(con, metrics: MetricsDictionary
     cumulative_impressions(con)
     snap = evaluate(con, metrics, goal(scope={"platforms": ["linkedin"]}), date(2026, 9, 4))
     assert snap.status == "no_data" and snap.current is None and snap.target == 1000.0
-    assert snap.smart_warnings == ["Measurable: no data for KPI 'impressions': no rows in "
-                                   "marts.kpi_account_daily for platforms=linkedin up to 2026-09-04"]
+    assert snap.smart_warnings == [("Measurable: no data for KPI 'impressions': no rows in "
+                                    "marts.kpi_account_daily for platforms=linkedin up to 2026-09-04")]
     con.execute("drop table marts.kpi_leads_daily")
     snap = evaluate(con, metrics, goal(objective="leads", kpi="leads"), date(2026, 9, 4))
     assert snap.status == "no_data"
@@ -242,8 +242,8 @@ def test_snapshot_carries_static_smart_warnings(tmp_path: Path, con, metrics: Me
         """)
     (snap,) = evaluate_goals(con, load_goals(path, metrics), metrics, date(2026, 9, 4))
     assert snap.smart_warnings == [
-        "Specific: no scope; name platforms, accounts or a campaign "
-        "(the goal covers every platform and account)",
+        ("Specific: no scope; name platforms, accounts or a campaign "
+         "(the goal covers every platform and account)"),
         "Relevant: KPI 'impressions' does not fit objective 'leads' (it fits: awareness)",
         # impressions start on 09-01: 09-04 - 09-01 = 3 days, under the 7 a best rate needs
         "Achievable: not judged: KPI history spans 3 day(s) up to 2026-09-04; the best-rate check needs 7",
