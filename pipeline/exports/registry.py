@@ -47,6 +47,10 @@ ORDER_FIELDS = ("order_id", "customer_id", "date", "revenue", "currency", "first
 COMPETITOR_FIELDS = ("date", "handle", "is_own", "followers", "posts", "engagements", "recent_posts")
 COMPETITOR_REQUIRED = ("date", "handle")
 COMPETITOR_COUNTS = ("followers", "posts", "engagements", "recent_posts")
+# Applicant-tracking exports (Greenhouse, Lever, LinkedIn Recruiter, ...): applications and hires per job and day for
+# the careers account whose posts promote the jobs; mapping files only (no public sample could be verified).
+APPLICATION_FIELDS = ("date", "job_id", "applications", "hires")
+APPLICATION_REQUIRED = ("date", "job_id")
 _YES = {"true", "yes", "y", "1", "own", "x"}
 _NO = {"", "false", "no", "n", "0", "competitor"}
 # The day each network opened to the public: a row dated earlier is a wrong date, not history.
@@ -66,11 +70,11 @@ FORMAT_SCHEMA: dict[str, Any] = {
         "label": {"type": "string"},
         "network": {"enum": list(NETWORKS)},                # orders: none (a shop sells on every channel)
         "network_column": _ALIASES,
-        "entity": {"enum": ["posts", "account_daily", "orders", "competitor_account_daily"]},
+        "entity": {"enum": ["posts", "account_daily", "orders", "competitor_account_daily", "applications"]},
         "header": _ALIASES,
         "columns": {"type": "object", "minProperties": 1,
                     "propertyNames": {"enum": sorted({*POST_FIELDS, *METRIC_FIELDS, *ACCOUNT_FIELDS, *ORDER_FIELDS,
-                                                      *COMPETITOR_FIELDS})},
+                                                      *COMPETITOR_FIELDS, *APPLICATION_FIELDS})},
                     "additionalProperties": _ALIASES},
         "account": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.\\-]*$"},
         "account_column": _ALIASES,
@@ -88,8 +92,8 @@ FORMAT_SCHEMA: dict[str, Any] = {
         "content_types": {"type": "object", "additionalProperties": {"type": "string"}},
         "source": {"type": "string"},
     },
-    # posts, account_daily and competitor counts belong to one network; orders to none (checked in load_formats)
-    "if": {"properties": {"entity": {"enum": ["posts", "account_daily", "competitor_account_daily"]}}},
+    # posts, account_daily, competitor counts and applications belong to one network; orders to none (load_formats)
+    "if": {"properties": {"entity": {"enum": ["posts", "account_daily", "competitor_account_daily", "applications"]}}},
     "then": {"oneOf": [{"required": ["network"]}, {"required": ["network_column"]}]},
 }
 ORDER_REQUIRED = ("order_id", "customer_id", "date", "revenue")
@@ -170,6 +174,8 @@ def load_formats(path: Path) -> list[ExportFormat]:
                 from None
         if spec["entity"] == "orders":
             _check_orders_format(spec, path)
+        if spec["entity"] == "applications":
+            _check_applications_format(spec, path)
         if spec["entity"] == "competitor_account_daily":
             _check_competitor_format(spec, path)
         elif "own_handles" in spec:
@@ -188,6 +194,19 @@ def _check_orders_format(spec: dict[str, Any], path: Path) -> None:
     if missing:
         raise FormatError(f"{path}: {spec['name']}.columns: an orders mapping needs {', '.join(missing)} "
                           f"(required: {', '.join(ORDER_REQUIRED)})")
+
+
+def _check_applications_format(spec: dict[str, Any], path: Path) -> None:
+    columns = spec["columns"]
+    foreign = sorted(set(columns) - set(APPLICATION_FIELDS))
+    if foreign:
+        raise FormatError(f"{path}: {spec['name']}.columns: {', '.join(foreign)} is not a column of an "
+                          f"applications mapping (columns: {', '.join(APPLICATION_FIELDS)})")
+    missing = [name for name in APPLICATION_REQUIRED if name not in columns]
+    if missing or not {"applications", "hires"} & set(columns):
+        needed = [*missing, *([] if {"applications", "hires"} & set(columns) else ["applications or hires"])]
+        raise FormatError(f"{path}: {spec['name']}.columns: an applications mapping needs {', '.join(needed)} "
+                          "(required: date, job_id, and applications or hires)")
 
 
 def _check_competitor_format(spec: dict[str, Any], path: Path) -> None:
@@ -392,6 +411,8 @@ def rows_of(match: Match, *, file_account: str | None, export_day: date) -> list
                 _order_row(parsed, record, spec, export_day)
             elif spec.entity == "competitor_account_daily":
                 _competitor_row(parsed, record, spec, network, export_day, f"{match.sheet.name}:{line}")
+            elif spec.entity == "applications":
+                _application_row(parsed, record, spec, network, export_day, f"{match.sheet.name}:{line}")
             elif spec.entity == "posts":
                 _post_rows(parsed, record, spec, network, export_day)
             else:
@@ -536,6 +557,25 @@ def _competitor_row(parsed: ParsedExport, record: dict[str, str], spec: ExportFo
         "quarantine_reason": f"{where}: {'; '.join(problems)}" if problems else None})
 
 
+def _application_row(parsed: ParsedExport, record: dict[str, str], spec: ExportFormat, network: str,
+                     export_day: date, where: str) -> None:
+    job_id = (_cell(record, spec.columns["job_id"]) or "").strip()
+    if not job_id:
+        raise ValueError("row without its job id")
+    day_text = _cell(record, spec.columns["date"])
+    if not day_text:
+        raise ValueError(f"job {job_id}: row without a date")
+    day = parse_moment(day_text, spec, export_day).astimezone(ZoneInfo(spec.timezone)).date()
+    problems: list[str] = []
+    if problem := _date_problem(day, network, export_day):
+        problems.append(problem)
+    counts = _counts(record, spec, ("applications", "hires"), problems)
+    problems += [f"negative {name}: {value}" for name, value in counts.items() if value is not None and value < 0]
+    parsed.rows.setdefault("applications", []).append({
+        "date": day, "job_id": job_id, **counts,
+        "quarantine_reason": f"{where}: {'; '.join(problems)}" if problems else None})
+
+
 def export_day_of(path: Path) -> date:
     """The day an export's lifetime values are as of: when the file was written (its mtime, UTC)."""
     return datetime.fromtimestamp(path.stat().st_mtime, UTC).date()
@@ -554,6 +594,8 @@ entity: posts                         # posts (lifetime values as of the export 
                                       # | orders | competitor_account_daily (benchmarking: a row per tracked account
                                       #   and day; columns date, handle, followers, engagements, posts, is_own;
                                       #   own_handles: [brand] says which handles are ours)
+                                      # | applications (an applicant-tracking export: date, job_id, applications,
+                                      #   hires per job and day)
 header: [Post, Date posted, Likes]    # names that must all be in the header row: how the file is recognised
 account: brand_ig                     # or account_column: [Account]; else the file name <account>__anything.csv
 columns:

@@ -104,17 +104,60 @@ def write_demo_orders(inbox: Path, mappings_dir: Path, until: date) -> list[Path
     """The demo shop's orders export (``ORDERS_HISTORY_DAYS`` up to ``until``) into ``inbox`` and its mapping file
     into ``mappings_dir``; returns their paths. Needs the inbox to read ``entity: orders`` mappings."""
     since = until - timedelta(days=ORDERS_HISTORY_DAYS)
-    written = []
-    for folder, name, text in ((mappings_dir, "demo_crm_orders.yml", DEMO_ORDERS_MAPPING),
-                               (inbox, f"{SHOP_ACCOUNT}__orders_{since:%Y%m%d}.csv", orders_csv(SHOP_ACCOUNT, since,
-                                                                                               until))):
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / name
-        tmp = path.with_name(f".{name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-        written.append(path)
-    return written
+    return [_write_atomically(mappings_dir, "demo_crm_orders.yml", DEMO_ORDERS_MAPPING),
+            _write_atomically(inbox, f"{SHOP_ACCOUNT}__orders_{since:%Y%m%d}.csv",
+                              orders_csv(SHOP_ACCOUNT, since, until))]
+
+
+# An applicant-tracking export (applications and hires per job and day) for the careers page's jobs: the recruiting
+# goal's data. Read through a mapping file like orders: no ATS export's header could be verified (DECISIONLOG).
+APPLICATIONS_HISTORY_DAYS = 120
+DEMO_JOBS = (("J-1041", "Data engineer"), ("J-1057", "Social media manager"))
+DEMO_APPLICATIONS_MAPPING = """\
+name: demo_ats_applications
+label: Demo applicant tracking — applications and hires per job and day
+entity: applications
+network: linkedin
+header: [Job ID, Applied on, Applications]
+columns:
+  job_id: [Job ID]
+  date: [Applied on]
+  applications: [Applications]
+  hires: [Hires]
+date_formats: ["%Y-%m-%d"]
+"""
+
+
+def applications_csv(account: str, since: date, until: date) -> str:
+    """Applications and hires per job and day in ``[since, until)`` (about 0.8 applications per job and day)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["Job ID", "Job title", "Applied on", "Applications", "Hires"])
+    for day in data.days(since, until):
+        for job_id, title in DEMO_JOBS:
+            r = data.rng("applications", account, job_id, day)
+            applications = r.choice((0, 0, 1, 1, 2))
+            if applications:
+                writer.writerow([job_id, title, f"{day:%Y-%m-%d}", applications, int(r.random() < 0.03)])
+    return out.getvalue()
+
+
+def _write_atomically(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    tmp = path.with_name(f".{name}.tmp")   # the inbox never shows a half-written export
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def write_demo_applications(inbox: Path, mappings_dir: Path, until: date) -> list[Path]:
+    """The careers page's applicant-tracking export (``APPLICATIONS_HISTORY_DAYS`` up to ``until``) into ``inbox``
+    and its mapping file into ``mappings_dir``; returns their paths."""
+    since = until - timedelta(days=APPLICATIONS_HISTORY_DAYS)
+    return [_write_atomically(mappings_dir, "demo_ats_applications.yml", DEMO_APPLICATIONS_MAPPING),
+            _write_atomically(inbox, f"{LINKEDIN_ACCOUNT}__applications_{since:%Y%m%d}.csv",
+                              applications_csv(LINKEDIN_ACCOUNT, since, until))]
 
 
 def write_demo_exports(inbox: Path, until: date, days: int = 7) -> list[Path]:
@@ -125,11 +168,4 @@ def write_demo_exports(inbox: Path, until: date, days: int = 7) -> list[Path]:
         f"{LINKEDIN_ACCOUNT}__followers_{since:%Y%m%d}.csv": linkedin_followers_csv(LINKEDIN_ACCOUNT, since, until),
         f"{LISTENING_ACCOUNT}__mentions_{since:%Y%m%d}.json": mentions_json(LISTENING_ACCOUNT, since, until),
     }
-    written = []
-    for name, text in files.items():
-        path = inbox / name
-        tmp = path.with_name(f".{name}.tmp")   # the inbox never shows a half-written export
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-        written.append(path)
-    return written
+    return [_write_atomically(inbox, name, text) for name, text in files.items()]

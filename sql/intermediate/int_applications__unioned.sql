@@ -1,11 +1,20 @@
 -- Job applications and hires per account-day and job, conformed.
+-- File drops (applicant-tracking exports, 'files', account '<network>.<account>') become rows of that network; when a
+-- connector and a file both report a job on a day for the same account, the API row wins (like
+-- int_post_metrics__unioned). source_platform says where a row came from.
 -- materialized: view
 with unioned as (
     {{ union_staging('applications') }}
 ),
 
+conformed as (
+    select
+        {{ file_drops_as_networks() }}
+    from unioned
+),
+
 final as (
-    select * from unioned
+    {{ api_rows_first('conformed', ['platform', 'account_id', 'date', 'job_id']) }}
 )
 
 select * from final

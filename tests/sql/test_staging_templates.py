@@ -25,10 +25,10 @@ def staging_models(sql_dir: Path) -> dict[str, transform.Model]:
 def test_rendered_staging_models_are_exactly_the_raw_entities():
     models = staging_models(SQL_DIR)
     # 6 API platforms x 8 common entities + facebook support + ga4 web sessions + instagram and linkedin
-    # competitor_account_daily + ga4 web_first_touch and web_cohorts + 6 file-drop entities (account_daily, mentions,
-    # post, post_metrics, orders, competitor_account_daily)
+    # competitor_account_daily + ga4 web_first_touch and web_cohorts + 7 file-drop entities (account_daily, mentions,
+    # post, post_metrics, orders, competitor_account_daily, applications)
     expected = {f"staging.stg_{p}__{e}" for p, e in raw_entities()}
-    assert len(expected) == 6 * 8 + 2 + 2 + 2 + 6 == 60
+    assert len(expected) == 6 * 8 + 2 + 2 + 2 + 7 == 61
     assert set(models) == expected
     assert models["staging.stg_x__post_metrics"].source == "templates/stg_platform__post_metrics.sql for x"
     # only the single-platform entities are concrete files; the rest come from entity templates
