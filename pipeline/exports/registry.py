@@ -197,29 +197,29 @@ def _check_orders_format(spec: dict[str, Any], path: Path) -> None:
 
 
 def _check_applications_format(spec: dict[str, Any], path: Path) -> None:
-    columns = spec["columns"]
-    foreign = sorted(set(columns) - set(APPLICATION_FIELDS))
-    if foreign:
-        raise FormatError(f"{path}: {spec['name']}.columns: {', '.join(foreign)} is not a column of an "
-                          f"applications mapping (columns: {', '.join(APPLICATION_FIELDS)})")
-    missing = [name for name in APPLICATION_REQUIRED if name not in columns]
-    if missing or not {"applications", "hires"} & set(columns):
-        needed = [*missing, *([] if {"applications", "hires"} & set(columns) else ["applications or hires"])]
-        raise FormatError(f"{path}: {spec['name']}.columns: an applications mapping needs {', '.join(needed)} "
-                          "(required: date, job_id, and applications or hires)")
+    _check_columns(spec, path, "an applications", APPLICATION_FIELDS, APPLICATION_REQUIRED, ("applications", "hires"))
 
 
 def _check_competitor_format(spec: dict[str, Any], path: Path) -> None:
+    _check_columns(spec, path, "a competitor_account_daily", COMPETITOR_FIELDS, COMPETITOR_REQUIRED,
+                   ("followers", "engagements"))
+
+
+def _check_columns(spec: dict[str, Any], path: Path, mapping: str, allowed: Sequence[str], required: Sequence[str],
+                   one_of: Sequence[str]) -> None:
+    """A mapping of an entity with its own columns: only those, the required ones, and at least one count."""
     columns = spec["columns"]
-    foreign = sorted(set(columns) - set(COMPETITOR_FIELDS))
+    foreign = sorted(set(columns) - set(allowed))
     if foreign:
-        raise FormatError(f"{path}: {spec['name']}.columns: {', '.join(foreign)} is not a column of a "
-                          f"competitor_account_daily mapping (columns: {', '.join(COMPETITOR_FIELDS)})")
-    missing = [name for name in COMPETITOR_REQUIRED if name not in columns]
-    if missing or not {"followers", "engagements"} & set(columns):
-        needed = [*missing, *([] if {"followers", "engagements"} & set(columns) else ["followers or engagements"])]
-        raise FormatError(f"{path}: {spec['name']}.columns: a competitor_account_daily mapping needs "
-                          f"{', '.join(needed)} (required: date, handle, and followers or engagements)")
+        raise FormatError(f"{path}: {spec['name']}.columns: {', '.join(foreign)} is not a column of {mapping} "
+                          f"mapping (columns: {', '.join(allowed)})")
+    missing = [name for name in required if name not in columns]
+    counts = " or ".join(one_of)
+    if not set(one_of) & set(columns):
+        missing.append(counts)
+    if missing:
+        raise FormatError(f"{path}: {spec['name']}.columns: {mapping} mapping needs {', '.join(missing)} "
+                          f"(required: {', '.join(required)}, and {counts})")
 
 
 @cache
