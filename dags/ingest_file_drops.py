@@ -27,7 +27,7 @@ from pipeline.settings import get_settings
 
 raw_files = Asset(raw_asset_uri(FILES_PLATFORM))
 announcements = [Asset(INBOX_READY_ASSET, watchers=[AssetWatcher(
-    name="inbox_marker", trigger=FileDeleteTrigger(filepath=str(inbox_marker(get_settings())), poke_interval=2.0),
+    name="inbox_marker", trigger=FileDeleteTrigger(filepath=str(inbox_marker(get_settings())), poke_interval=1.0),
 )])]
 if os.environ.get("GOALPOST_EVENT_BUS_URL"):  # optional; the laptop default never needs Redis
     from airflow.providers.common.messaging.triggers.msg_queue import MessageQueueTrigger

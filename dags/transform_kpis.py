@@ -2,8 +2,10 @@
 ### Transform KPIs — write, audit, publish
 
 Runs whenever any raw Asset (`goalpost://lake/raw/<platform>` or `.../files`) gets an event.
-`transform` builds staging → intermediate → `audit.kpi_*` in DuckDB, incrementally from what the
-triggering events say landed; `validate` runs the Great Expectations suites and fails on a critical
+`transform` first waits (bounded) for the other ingest runs of the same wave, then builds staging →
+intermediate → `audit.kpi_*` in DuckDB, incrementally from what every new raw event says landed (a run
+whose events an earlier run took skips); `validate` runs the Great Expectations suites of the relations
+the build changed (the others keep their results on the build validated before) and fails on a critical
 expectation, so nothing unvalidated is published; `publish` copies the audited marts to `marts`
 and updates `goalpost://warehouse/marts`, which schedules `goal_snapshots`.
 
@@ -36,21 +38,26 @@ marts = Asset(MARTS_ASSET)
 )
 def transform_kpis():
     @task(pool=WAREHOUSE_POOL, inlets=raw_assets, outlets=[audit])
-    def transform(*, triggering_asset_events=None, inlet_events=None):
-        from pipeline.runtime import changed_from_events
-        from pipeline.transform import run_transform
+    def transform(*, ti=None, triggering_asset_events=None, inlet_events=None):
+        from airflow.sdk.exceptions import AirflowSkipException
 
-        return run_transform(get_settings(), changed=changed_from_events(triggering_asset_events, inlet_events,
-                                                                         raw_assets))
+        from pipeline.runtime import transform_task
+
+        result = transform_task(get_settings(), ti=ti, triggering=triggering_asset_events,
+                                inlet_events=inlet_events, assets=raw_assets)
+        if result is None:  # an earlier run of this wave took these events: nothing to transform or publish
+            raise AirflowSkipException("every triggering raw Asset event was transformed by an earlier run")
+        return result
 
     @task(pool=WAREHOUSE_POOL)
-    def validate(*, run_id=None):
+    def validate(transformed: dict, *, run_id=None):
         from airflow.sdk.exceptions import AirflowFailException
 
-        from pipeline.quality import QualityGateFailed, validate
+        from pipeline.quality import QualityGateFailed, changed_relations, validate
 
         try:
-            return validate(get_settings(), run_id=run_id)
+            return validate(get_settings(), run_id=run_id, changed=changed_relations(get_settings(), transformed),
+                            changed_build=transformed.get("build_id"))
         except QualityGateFailed as exc:  # bad data stays bad: fail now, retries are for transient errors
             raise AirflowFailException(str(exc)) from exc
 
@@ -60,7 +67,7 @@ def transform_kpis():
 
         return publish(get_settings())
 
-    transform() >> validate() >> publish()
+    validate(transform()) >> publish()
 
 
 transform_kpis()

@@ -71,6 +71,9 @@ def _echo_goal_report(settings, as_of=None) -> None:
     report = settings.docs_dir / "data_docs" / "goalpost_dq_report.html"
     if report.exists():
         click.echo(f"data quality: {report} (results in ops.dq_results; `goalpost validate` re-runs the gate)")
+    goal_reports = sorted(settings.snapshots_dir.glob(f"as_of={as_of or '*'}/goal_report.html"))
+    if goal_reports:
+        click.echo(f"goal report:  {goal_reports[-1]} (charts per goal; `goalpost report` rewrites it)")
 
 
 @main.command()
@@ -240,16 +243,23 @@ def publish() -> None:
 
 @main.command()
 @click.option("--as-of", "as_of", type=DATE, default=None, help="Day to evaluate goals at; default: today.")
-def snapshot(as_of: dt.datetime | None) -> None:
-    """Evaluate every goal and upsert its progress snapshot."""
+@click.option("--backfill", is_flag=True,
+              help="A backfill run: its status changes are recorded as backfill and not sent (an as-of older "
+                   "than the newest snapshot is one anyway).")
+@click.option("--notify/--no-notify", "notify", default=None,
+              help="Send a backfill's events too (default: GOALPOST_NOTIFY_BACKFILL).")
+def snapshot(as_of: dt.datetime | None, backfill: bool, notify: bool | None) -> None:
+    """Evaluate every goal, upsert its progress snapshot and write the goal report."""
     from pipeline.emit import run_snapshots
+    from pipeline.goals import GoalsFileError
     from pipeline.serving import ServingError
     from pipeline.transform import TransformError
 
     day = as_of.date() if as_of else dt.datetime.now(dt.timezone.utc).date()
     try:
-        _echo_json(run_snapshots(_settings(), as_of=day, run_id=f"cli__{day.isoformat()}"))
-    except (TransformError, ServingError) as exc:      # warehouse busy, serving copy failed
+        _echo_json(run_snapshots(_settings(), as_of=day, run_id=f"cli__{day.isoformat()}",
+                                 backfill=backfill, notify_backfill=notify))
+    except (TransformError, ServingError, GoalsFileError) as exc:   # warehouse busy, serving copy, goals.yml
         _fail(exc)
 
 
@@ -384,6 +394,20 @@ def kpis() -> None:
         click.echo("  ".join([cell.ljust(width) for cell, width in zip(row, widths)] + [row[4]]))
 
 
+@main.command()
+@click.option("--as-of", "as_of", type=DATE, default=None, help="Snapshot day; default: the newest.")
+def report(as_of: dt.datetime | None) -> None:
+    """Write the HTML goal report (charts inlined, opens with no network) and print its path."""
+    from pipeline.goal_report import ReportError, build_report
+    from pipeline.goals import GoalsFileError
+
+    try:
+        path = build_report(_settings(), as_of.date() if as_of else None)
+    except (ReportError, GoalsFileError) as exc:
+        _fail(exc)
+    click.echo(str(path))
+
+
 @main.command("fake-api")
 @click.option("--port", type=int, default=None, help="Default: the port of GOALPOST_API_URL (8765).")
 def fake_api(port: int | None) -> None:
@@ -483,11 +507,17 @@ def demo(timeout: float) -> None:
                  metadata_db.with_name(metadata_db.name + "-shm")):
         path.unlink(missing_ok=True)
     ingest_dag_ids = {f"ingest_{s.platform}" for s in load_source_specs(settings)} | {"ingest_file_drops"}
-    from pipeline.fakeapi.exports import write_demo_exports
+    from pipeline.fakeapi.exports import write_demo_applications, write_demo_exports, write_demo_orders
 
     # Exports dropped by hand are a source too: the file-drop DAG's first run ingests these.
-    for export in write_demo_exports(settings.inbox_dir, until=dt.datetime.now(dt.timezone.utc).date()):
+    today = dt.datetime.now(dt.timezone.utc).date()
+    for export in write_demo_exports(settings.inbox_dir, until=today):
         click.echo(f"dropped demo export {export.name} into {settings.inbox_dir}")
+    # A shop's orders export and its mapping file (issue #24: CLV, retention, CAC of social-acquired customers)
+    # ... and an applicant-tracking export of the careers page's jobs (the recruiting goal)
+    for export in [*write_demo_orders(settings.inbox_dir, settings.mappings_dir, until=today),
+                   *write_demo_applications(settings.inbox_dir, settings.mappings_dir, until=today)]:
+        click.echo(f"dropped demo export {export.name} into {export.parent}")
     try:
         _start_fake_api(runtime)
         click.echo(f"starting Airflow (api-server, scheduler, dag-processor, triggerer) in "
@@ -519,15 +549,18 @@ def runtime() -> None:
 
 
 @runtime.command()
-def up() -> None:
-    """Start the fake API and Airflow in the background; the UI is on 127.0.0.1:8080."""
-    from pipeline.runtime import DEFAULT_UI_PORT, ADMIN_USER
+@click.option("--port", type=int, default=8080, show_default=True,
+              help="Port of the Airflow UI / API server on 127.0.0.1 (another one when 8080 is taken).")
+def up(port: int) -> None:
+    """Start the fake API and Airflow in the background; the UI is on 127.0.0.1:8080 (see --port)."""
+    from pipeline.runtime import ADMIN_USER
 
     settings = _settings()
     settings.ensure_dirs()
-    if not _port_free(DEFAULT_UI_PORT):
-        raise click.ClickException(f"127.0.0.1:{DEFAULT_UI_PORT} is in use (is a runtime already up?)")
-    rt = _build_runtime(settings, api_port=DEFAULT_UI_PORT)
+    if not _port_free(port):
+        raise click.ClickException(f"127.0.0.1:{port} is in use (is a runtime already up? "
+                                   "`goalpost runtime up --port <free port>` uses another one)")
+    rt = _build_runtime(settings, api_port=port)
     if _running_runtime(rt.config):
         raise click.ClickException("a runtime is already up; `goalpost runtime down` stops it")
     try:

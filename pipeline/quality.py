@@ -96,9 +96,13 @@ create table if not exists ops.validation_runs (
     gate_passed boolean not null,
     critical_failures bigint not null,
     warning_failures bigint not null,
-    info_failures bigint not null
+    info_failures bigint not null,
+    suites_digest varchar,
+    reused_from varchar
 )
 """
+# columns added after the table first shipped: an older warehouse gains them (NULL on its earlier runs)
+VALIDATION_RUNS_ADDED_COLUMNS = ("suites_digest varchar", "reused_from varchar")
 
 QUARANTINE_DDL = """
 create or replace table ops.quarantine (
@@ -748,6 +752,8 @@ def _write_results(con: Any, rows: list[dict[str, Any]], *, run_id: str, validat
     con.execute("create schema if not exists ops")
     con.execute(DQ_RESULTS_DDL)
     con.execute(VALIDATION_RUNS_DDL)
+    for column in VALIDATION_RUNS_ADDED_COLUMNS:
+        con.execute(f"alter table ops.validation_runs add column if not exists {column}")
     table = pa.table({
         "run_id": [run_id] * len(rows),
         "validated_at": pa.array([validated_at] * len(rows), pa.timestamp("us", tz="UTC")),
@@ -771,10 +777,14 @@ def _write_results(con: Any, rows: list[dict[str, Any]], *, run_id: str, validat
             con.execute("delete from ops.dq_results where run_id = ?", [run_id])
             con.execute("insert into ops.dq_results by name select * from dq_rows")
             con.execute("delete from ops.validation_runs where run_id = ?", [run_id])
-            con.execute("insert into ops.validation_runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-                run_id, dt.datetime.now(dt.timezone.utc), validated_at, as_of, run_record["build_id"],
-                run_record["scope"], run_record["gate_passed"], run_record["failures"]["critical"],
-                run_record["failures"]["warning"], run_record["failures"]["info"]])
+            con.execute(
+                "insert into ops.validation_runs (run_id, recorded_at, validated_at, as_of, build_id, scope, "
+                "gate_passed, critical_failures, warning_failures, info_failures, suites_digest, reused_from) "
+                "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+                    run_id, dt.datetime.now(dt.timezone.utc), validated_at, as_of, run_record["build_id"],
+                    run_record["scope"], run_record["gate_passed"], run_record["failures"]["critical"],
+                    run_record["failures"]["warning"], run_record["failures"]["info"],
+                    run_record.get("suites_digest"), run_record.get("reused_from")])
     finally:
         con.unregister("dq_rows")
 
@@ -830,11 +840,102 @@ failures: {failures['critical']} critical, {failures['warning']} warning, {failu
     path.write_text(page)
 
 
+# --- validating only what a build changed -------------------------------------------------------------
+
+_RELATION_REFERENCE = re.compile(r"\b(raw|staging|intermediate|audit|marts|ops)\.([a-z_][a-z0-9_]*)\b")
+
+
+def changed_relations(settings: Settings, transformed: dict[str, Any] | None) -> list[str] | None:
+    """The relations whose rows the transform run ``transformed`` (``run_transform``'s result) may have changed,
+    as names and ``raw.<platform>__*`` patterns; None (every relation) after a full build or without a result.
+
+    Tables: those the run rebuilt or updated (mode ``full`` or ``incremental``; an incremental one whose keys
+    the change missed is counted too, the transform does not tell them apart). Views are re-created on every
+    run; one changed when it reads a changed relation or the lake of a changed platform. Raw views: those of
+    the changed platforms (their lake folders are what landed)."""
+    if not transformed or transformed.get("mode") != "incremental":
+        return None
+    from pipeline.transform import discover_models
+
+    platforms = sorted({platform for platform, _day in transformed.get("changed") or []})
+    changed = {m["model"] for m in transformed.get("models") or [] if m.get("mode") not in ("unchanged", "view")}
+    for model in discover_models(settings.sql_dir):           # dependency order: upstream views come first
+        if model.materialized != "view" or model.relation in changed:
+            continue
+        lake = {table for schema, table in _RELATION_REFERENCE.findall(model.sql) if schema == "raw"}
+        if model.references & changed or any(table.split("__", 1)[0] in platforms for table in lake):
+            changed.add(model.relation)
+    return sorted(changed) + [f"raw.{platform}__*" for platform in platforms]
+
+
+def suites_digest(suites: list[Suite]) -> str:
+    """A fingerprint of every suite: results are reused only under the suites that produced them."""
+    import hashlib
+
+    sha = hashlib.sha256()
+    for suite in suites:
+        sha.update(suite.path.name.encode() + b"\0" + json.dumps(suite.definition, sort_keys=True).encode())
+    return sha.hexdigest()[:16]
+
+
+def _reads_changed(item: _Planned, changed: list[str], as_of: dt.date) -> bool:
+    """Whether ``item``'s table is changed, or one of its suite's queries reads a changed relation (e.g. a
+    cross-table check of ``audit.kpi_post`` against ``audit.kpi_daily_account``) or an ``ops`` table."""
+    read = {item.table}
+    for expectation in item.suite.definition["expectations"]:
+        query = (expectation.get("kwargs") or {}).get("unexpected_rows_query")
+        if query:
+            rendered = _render_query(query, as_of=as_of, table=item.table)
+            read |= {f"{schema}.{table}" for schema, table in _RELATION_REFERENCE.findall(rendered)}
+    # ops tables (quarantine, schema drift) are reloaded by every validation: a check reading one always runs
+    return any(relation.startswith("ops.") for relation in read) \
+        or any(fnmatch.fnmatchcase(relation, pattern) for relation in read for pattern in changed)
+
+
+def _reusable_run(con: Any, *, build_id: str, as_of: dt.date, digest: str) -> str | None:
+    """The latest validation run, when its results still hold for what ``build_id`` did not change: it checked
+    every table (no scope) of the build just before ``build_id``, on ``as_of``, with the same suites."""
+    columns = {name for (name,) in con.execute(
+        "select column_name from duckdb_columns() where schema_name = 'ops' and table_name = 'validation_runs' "
+        "and database_name = current_database()").fetchall()}
+    if "suites_digest" not in columns:
+        return None
+    latest = con.execute("select run_id, build_id, scope, as_of, suites_digest from ops.validation_runs "
+                         "order by recorded_at desc, run_id desc limit 1").fetchall()
+    previous = con.execute("select build_id from ops.builds where build_id <> ? "
+                           "order by built_at desc, build_id desc limit 1", [build_id]).fetchall()
+    if not latest or not previous:
+        return None
+    run_id, validated_build, scope, validated_as_of, validated_digest = latest[0]
+    if scope is None and validated_build == previous[0][0] and validated_as_of == as_of \
+            and validated_digest == digest:
+        return run_id
+    return None
+
+
+def _stored_rows(con: Any, run_id: str) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """The result rows of validation run ``run_id`` by (table, suite), as ``_rows_from_result`` makes them."""
+    by_table: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    cursor = con.execute(
+        "select suite, table_name, check_name, expectation_type, kwargs, severity, success, observed_value, "
+        "unexpected_count, failing_sample, exception from ops.dq_results where run_id = ? and suite is not null "
+        "order by table_name, suite, rowid", [run_id])
+    columns = [d[0] for d in cursor.description]
+    for values in cursor.fetchall():
+        row = dict(zip(columns, values))
+        for name in ("kwargs", "observed_value", "failing_sample"):
+            row[name] = None if row[name] is None else json.loads(row[name])
+        row["kwargs"] = row["kwargs"] or {}
+        by_table.setdefault((row["table_name"], row["suite"]), []).append(row)
+    return by_table
+
+
 # --- public entry points --------------------------------------------------------------------------
 
 
 def validate(settings: Settings, *, run_id: str, tables: list[str] | None = None,
-             as_of: dt.date | None = None) -> dict[str, Any]:
+             as_of: dt.date | None = None, changed: list[str] | None = None,
+             changed_build: str | None = None) -> dict[str, Any]:
     """Run every suite against its tables inside DuckDB; record, report, and gate.
 
     ``tables`` narrows the run to these names or fnmatch patterns (default: every table and view
@@ -843,6 +944,12 @@ def validate(settings: Settings, *, run_id: str, tables: list[str] | None = None
     critical expectation fails, after the results are written. The run is recorded in ``ops.validation_runs``
     with the transform build it checked (``build_id`` in the summary) and whether the gate passed: what
     ``transform.publish`` requires.
+
+    ``changed`` (names or patterns, see ``changed_relations``) lists what build ``changed_build`` changed.
+    When that build is the one the warehouse holds and the latest validation checked every table of the build
+    before it, on the same as-of day with the same suites, only the suites of the changed relations (and of
+    those whose checks read one) run again; every other table keeps that validation's results, copied into
+    this run (``reused_from``). Otherwise every suite runs.
     """
 
     from pipeline.transform import current_build
@@ -850,17 +957,27 @@ def validate(settings: Settings, *, run_id: str, tables: list[str] | None = None
     as_of = as_of or dt.datetime.now(dt.timezone.utc).date()
     validated_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     suites = load_suites(settings.expectations_dir)
+    digest = suites_digest(suites)
     docs_dir = settings.docs_dir / "data_docs"
     docs_dir.mkdir(parents=True, exist_ok=True)
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
 
     quarantined = load_quarantine(settings)
     load_schema_drift(settings)
+    reused_from, stored = None, {}
     with _open_warehouse(settings) as con:
         # read before any table: a transform committing during the run makes a new id, never this run's
         build_id = current_build(con)
         relations, skipped_empty = _non_empty_relations(con, settings, suites, tables)
+        if changed is not None and tables is None and build_id is not None and changed_build == build_id:
+            reused_from = _reusable_run(con, build_id=build_id, as_of=as_of, digest=digest)
+            stored = _stored_rows(con, reused_from) if reused_from else {}
     planned, without_suite = _plan(relations, suites)
+    reused: list[_Planned] = []
+    if reused_from:
+        reused = [item for item in planned if (item.table, item.suite.name) in stored
+                  and not _reads_changed(item, changed or [], as_of)]
+        planned = [item for item in planned if item not in reused]
 
     batches = {item.ge_name: _batch_query(settings, item, as_of) for item in planned}
     suite_results = {}
@@ -874,6 +991,8 @@ def validate(settings: Settings, *, run_id: str, tables: list[str] | None = None
         for row in suite_results[item.ge_name]["rows"]:
             row["_batch"] = _batch_relation(batches[item.ge_name], item.table)
             rows.append(row)
+    for item in reused:
+        rows.extend({**row, "_reused": True} for row in stored[(item.table, item.suite.name)])
     for table in without_suite:
         rows.append({"suite": None, "table_name": table, "check_name": "suite",
                      "expectation_type": MISSING_SUITE, "kwargs": {}, "severity": "warning",
@@ -883,11 +1002,12 @@ def validate(settings: Settings, *, run_id: str, tables: list[str] | None = None
     failed = [row for row in rows if not row["success"]]
     failures = {severity: sum(1 for row in failed if row["severity"] == severity) for severity in SEVERITIES}
     run_record = {"build_id": build_id, "scope": None if tables is None else ", ".join(tables),
-                  "gate_passed": failures["critical"] == 0, "failures": failures}
+                  "gate_passed": failures["critical"] == 0, "failures": failures,
+                  "suites_digest": digest, "reused_from": reused_from}
     with _open_warehouse(settings) as con:
         for row in rows:
             if (row["expectation_type"] == _UNEXPECTED_ROWS and not row["success"]
-                    and not row["exception"]):
+                    and not row["exception"] and not row.get("_reused")):
                 row["failing_sample"] = _sample_unexpected_rows(con, row, row["_batch"])
         _write_results(con, rows, run_id=run_id, validated_at=validated_at, as_of=as_of,
                        run_record=run_record)
@@ -899,6 +1019,9 @@ def validate(settings: Settings, *, run_id: str, tables: list[str] | None = None
         "validated_at": validated_at.isoformat(),
         "suites": len({item.suite.name for item in planned}),
         "tables": len({item.table for item in planned}),
+        # tables whose results were kept from run `reused_from` (unchanged since it checked them)
+        "reused_tables": len({item.table for item in reused}),
+        "reused_from": reused_from,
         "expectations": sum(1 for row in rows if row["expectation_type"] != MISSING_SUITE),
         "failures": failures,
         # GE's own verdict per table (ValidationResult.get_max_severity_failure)

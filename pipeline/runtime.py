@@ -12,8 +12,9 @@ so ``dags/`` stays pure wiring. It never imports Airflow: it runs Airflow as sub
 
 from __future__ import annotations
 
-import json
 import hashlib
+import json
+import logging
 import os
 import secrets
 import shutil
@@ -24,11 +25,13 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from pipeline.settings import REPO_ROOT, Settings
+
+log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------------------------
 # Shared by the DAG files
@@ -189,14 +192,15 @@ def changed_from_events(triggering: Any, inlet_events: Any, assets: Iterable[Any
 
     Scheduled by Assets: the events that triggered this run. Otherwise (manual run, ``dag.test``)
     the newest run's events of each inlet Asset (one per mapped account). None -- a full rebuild --
-    when there is no event at all, or when an event is not an ingest window (a file-drop summary
-    lists files, not platform days), so the transform never guesses what changed.
+    when there is no event at all, or when an event is neither an ingest window nor a file-drop summary
+    (whose landed tables each name their days: ``platform = files``), so the transform never guesses what
+    changed.
     """
-    extras: list[dict] = []
-    for events in (triggering or {}).values():
-        extras.extend(dict(e.extra) for e in events if e.extra)
-    if extras:
-        return extras if all(_is_ingest_window(x) for x in extras) else None
+    events: list[Any] = []
+    for batch in (triggering or {}).values():
+        events.extend(e for e in batch if e.extra)
+    if events:
+        return windows_of([dict(e.extra) for e in events])
     for asset in assets:
         try:
             recent = list(inlet_events[asset][-RECENT_EVENTS:]) if inlet_events is not None else []
@@ -205,10 +209,24 @@ def changed_from_events(triggering: Any, inlet_events: Any, assets: Iterable[Any
         if not recent:
             continue
         newest_run = _source_run(recent[-1])
-        extras.extend(dict(e.extra) for e in recent if e.extra and _source_run(e) == newest_run)
-    if not extras or not all(_is_ingest_window(x) for x in extras):
-        return None
-    return extras
+        events.extend(e for e in recent if e.extra and _source_run(e) == newest_run)
+    return windows_of([dict(e.extra) for e in events]) if events else None
+
+
+def windows_of(extras: list[dict]) -> list[dict] | None:
+    """The changed windows of events' extras: ingest summaries as they are, each table a file drop landed as
+    ``{"platform": "files", "since", "until"}`` (until exclusive, as ``pipeline.filedrop`` reports it); None
+    (a full rebuild) when any extra is neither."""
+    windows: list[dict] = []
+    for extra in extras:
+        if _is_ingest_window(extra):
+            windows.append(extra)
+        elif "files" in extra and all({"since", "until"} <= set(table) for table in extra["files"] or ()):
+            windows.extend({"platform": FILES_PLATFORM, "since": table["since"], "until": table["until"]}
+                           for table in extra["files"])
+        else:
+            return None
+    return windows or None
 
 
 def _is_ingest_window(extra: dict) -> bool:
@@ -220,6 +238,118 @@ RECENT_EVENTS = 500  # more than any source has accounts: one event per mapped t
 
 def _source_run(event: Any) -> tuple[Any, Any]:
     return getattr(event, "source_dag_id", None), getattr(event, "source_run_id", None)
+
+
+# --- one ingest wave, one transform ------------------------------------------------------------
+
+INGEST_WAVE_WAIT_SECONDS = 120  # default of GOALPOST_INGEST_WAVE_WAIT_SECONDS
+_COVERED_EVENTS_FILE = "transform_kpis.covered_events.json"  # in the state dir
+
+
+def ingest_dag_ids(settings: Settings) -> list[str]:
+    """Every DAG that publishes a raw Asset: one per source, plus the file drops."""
+    return [f"ingest_{s.platform}" for s in load_source_specs(settings)] + ["ingest_file_drops"]
+
+
+def wait_for_ingest_wave(count_active_runs: Callable[[str], int], dag_ids: Iterable[str], *,
+                         timeout: float, poll: float = 2.0,
+                         sleep: Callable[[float], None] = time.sleep) -> float:
+    """Wait while any of ``dag_ids`` has a queued or running run, at most ``timeout`` s; returns the wait.
+
+    The first raw Asset event of a wave (the daily ingests, a demo) creates the transform run while the other
+    ingests still run; waiting here lets this one run take every event of the wave (``events_to_transform``)
+    instead of transforming and validating again for the rest. Bounded: a stuck ingest delays data by at most
+    ``timeout``, and what it lands later gets a run of its own."""
+    waited = 0.0
+    dag_ids = list(dag_ids)
+    while waited < timeout and any(count_active_runs(dag_id) for dag_id in dag_ids):
+        sleep(poll)
+        waited += poll
+    return waited
+
+
+def events_to_transform(triggering: Any, inlet_events: Any, assets: Iterable[Any],
+                        covered: set[str]) -> list[Any] | None:
+    """The raw Asset events this transform run takes: its triggering events and those that arrived since
+    (queued for the next run), less those an earlier run took (``covered``, keys of ``event_key``). ``[]``:
+    nothing new, the run skips. None: no triggering event (a manual run or ``dag.test``:
+    ``changed_from_events``'s fallback decides).
+
+    Every event triggers some run (Airflow queues each for the next run), so an event is taken by that run
+    unless an earlier one took it already: none is lost, none transformed twice."""
+    triggered = [e for batch in (triggering or {}).values() for e in batch]
+    if not triggered:
+        return None
+    since = min(e.timestamp for e in triggered)
+    taken = {event_key(e): e for e in triggered}
+    for asset in assets:
+        try:
+            recent = list(inlet_events[asset][-RECENT_EVENTS:]) if inlet_events is not None else []
+        except (IndexError, KeyError):
+            recent = []
+        taken.update((event_key(e), e) for e in recent if e.timestamp >= since)
+    return [e for key, e in sorted(taken.items(), key=lambda item: item[1].timestamp) if key not in covered]
+
+
+def event_key(event: Any) -> str:
+    """An Asset event's identity, the same whether it comes as a triggering event or an inlet event (only the
+    latter carries the event id)."""
+    when = event.timestamp.astimezone(UTC).isoformat()
+    return "|".join(str(part) for part in (event.source_dag_id, event.source_run_id, event.source_task_id,
+                                           event.source_map_index, when))
+
+
+COVERED_EVENTS_KEPT = 5000  # far more events than one wave has; older ones never trigger a run again
+
+
+def covered_events(settings: Settings) -> set[str]:
+    """Keys of the raw Asset events transform runs took (the newest ``COVERED_EVENTS_KEPT``)."""
+    path = settings.state_dir / _COVERED_EVENTS_FILE
+    return set(json.loads(path.read_text())["covered"]) if path.exists() else set()
+
+
+def record_covered_events(settings: Settings, events: list[Any]) -> None:
+    path = settings.state_dir / _COVERED_EVENTS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    kept = json.loads(path.read_text())["covered"] if path.exists() else []
+    kept = [key for key in kept if key not in {event_key(e) for e in events}] + [event_key(e) for e in events]
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps({"covered": kept[-COVERED_EVENTS_KEPT:]}))
+    os.replace(partial, path)
+
+
+def transform_task(settings: Settings, *, ti: Any, triggering: Any, inlet_events: Any,
+                   assets: list[Any]) -> dict[str, Any] | None:
+    """What ``transform_kpis.transform`` does: wait for the ingest wave, transform what its events say changed,
+    return the transform's result with the build it committed (``validate`` checks only what changed since
+    the build validated before). None: every triggering event was taken by an earlier run (skip)."""
+    from pipeline.transform import connect, current_build, run_transform
+
+    wait = float(os.environ.get("GOALPOST_INGEST_WAVE_WAIT_SECONDS", INGEST_WAVE_WAIT_SECONDS))
+    if triggering:
+        waited = wait_for_ingest_wave(
+            lambda dag_id: ti.get_dr_count(dag_id=dag_id, states=["queued", "running"]),
+            ingest_dag_ids(settings), timeout=wait, poll=0.5)  # the wave's own run may take a loop to end
+        if waited:
+            log.info("waited %.0f s for the ingest runs of this wave to finish", waited)
+    events = events_to_transform(triggering, inlet_events, assets, covered_events(settings))
+    if events == []:
+        return None
+    if events is None:
+        changed = changed_from_events(triggering, inlet_events, assets)
+    else:
+        changed = windows_of([dict(e.extra) for e in events if e.extra])
+        log.info("transforming %d raw Asset event(s): %s", len(events),
+                 "full rebuild" if changed is None else f"{len(changed)} changed window(s)")
+    result = run_transform(settings, changed=changed)
+    if events:
+        record_covered_events(settings, events)
+    con = connect(settings)  # as run_transform opened it: one process may not mix read-only and read-write
+    try:
+        result["build_id"] = current_build(con)
+    finally:
+        con.close()
+    return result
 
 
 def default_args(*, execution_timeout: timedelta = timedelta(minutes=20)) -> dict[str, Any]:
@@ -402,7 +532,7 @@ class Runtime:
     def airflow(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
         """Run one ``airflow`` CLI command to completion (raises with its output on failure)."""
         cmd = [_airflow_bin(), *args]
-        result = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(cmd, check=False, env=self.env, capture_output=True, text=True, timeout=timeout)
         if result.returncode != 0:
             raise GoalpostRuntimeError(
                 f"`airflow {' '.join(args)}` exited {result.returncode}:\n{result.stderr[-3000:]}")
@@ -410,22 +540,37 @@ class Runtime:
 
     def migrate(self) -> None:
         """Create/upgrade the metadata DB, then create the pools (one CLI call each: ~3 s cold)."""
+        self.migrate_db()
+        self.import_pools()
+
+    def migrate_db(self) -> None:
         self.settings.ensure_dirs()
         self.config.log_dir.mkdir(parents=True, exist_ok=True)
         self.airflow("db", "migrate")
+
+    def import_pools(self) -> None:
         pools_file = self.config.airflow_home / "pools.json"
         pools_file.write_text(json.dumps(pool_config(self.settings), indent=2, sort_keys=True))
         self.airflow("pools", "import", str(pools_file))
 
     # -- processes --------------------------------------------------------------------------
-    def start(self, *, migrate: bool = True, healthy_timeout: float = 120) -> "Runtime":
+    def start(self, *, migrate: bool = True, healthy_timeout: float = 120) -> Runtime:
+        """Migrate, start every process, import the pools while they come up (the scheduler leaves a task of a
+        pool not imported yet for its next loop; ~2.5 s off every start), wait until healthy. On failure,
+        stop what was started."""
         if migrate:
-            self.migrate()
+            self.migrate_db()
         self.config.log_dir.mkdir(parents=True, exist_ok=True)
-        for name in self.process_names:
-            self.spawn(name)
-        self.write_pid_file()
-        self.wait_healthy(timeout=healthy_timeout)
+        try:
+            for name in self.process_names:
+                self.spawn(name)
+            self.write_pid_file()
+            if migrate:
+                self.import_pools()
+            self.wait_healthy(timeout=healthy_timeout)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def spawn(self, name: str, command: list[str] | None = None) -> _Proc:
@@ -491,7 +636,7 @@ class Runtime:
             self._engine.dispose()
             self._engine = None
 
-    def __enter__(self) -> "Runtime":
+    def __enter__(self) -> Runtime:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -579,9 +724,9 @@ def chain_done(runs: list[DagRunRow], ingest_dag_ids: set[str]) -> bool:
 def _as_datetime(value: Any) -> datetime | None:
     """SQLite hands back text, Postgres datetimes: both become aware UTC datetimes."""
     if value is None or isinstance(value, datetime):
-        return value if value is None or value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
     parsed = datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _airflow_bin() -> str:
@@ -613,7 +758,7 @@ def stop_process_groups(pids: Iterable[int], grace: float = 15) -> None:
     tree = {p.pid: p for leader in leaders for p in _with_children(leader)}
     for leader in leaders:
         _signal_group(leader.pid, signal.SIGINT)
-    _, alive = psutil.wait_procs(list(tree.values()), timeout=grace)
+    psutil.wait_procs(list(tree.values()), timeout=grace)
     # Children forked while we waited belong to the tree as well.
     for leader in leaders:
         for child in _with_children(leader):

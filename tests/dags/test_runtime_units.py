@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime, timezone
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from types import SimpleNamespace
@@ -76,11 +76,71 @@ def test_changed_prefers_the_triggering_events():
     ]
 
 
-def test_a_file_drop_event_means_a_full_rebuild():
+def test_a_file_drop_event_changes_the_days_of_each_landed_table():
     ingest = _event({"platform": "x", "since": "2026-11-20", "until": "2026-11-25"})
-    drop = _event({"files": [{"file": "li_brand__followers.csv", "entity": "account_daily"}], "quarantined": []})
+    # pipeline.filedrop's summary: one entry per landed table, until exclusive
+    drop = _event({"files": [{"file": "li_brand__followers.csv", "entity": "account_daily",
+                              "since": "2026-11-28", "until": "2026-11-30"},
+                             {"file": "acme__mentions.json", "entity": "mentions",
+                              "since": "2026-11-29", "until": "2026-11-30"}], "quarantined": []})
     triggering = {"goalpost://lake/raw/x": [ingest], "goalpost://lake/raw/files": [drop]}
-    assert runtime.changed_from_events(triggering, None, []) is None
+    assert runtime.changed_from_events(triggering, None, []) == [
+        {"platform": "x", "since": "2026-11-20", "until": "2026-11-25"},
+        {"platform": "files", "since": "2026-11-28", "until": "2026-11-30"},
+        {"platform": "files", "since": "2026-11-29", "until": "2026-11-30"},
+    ]
+
+
+def test_an_event_that_names_no_days_means_a_full_rebuild():
+    old_drop = _event({"files": [{"file": "li_brand__followers.csv", "entity": "account_daily"}]})
+    assert runtime.changed_from_events({"goalpost://lake/raw/files": [old_drop]}, None, []) is None
+    manual = _event({"note": "re-landed by hand"})
+    assert runtime.changed_from_events({"goalpost://lake/raw/x": [manual]}, None, []) is None
+
+
+def _at(second, platform="x", run="r"):
+    """An ingest event at 2026-11-25 00:00:<second> (triggering and inlet events alike carry no id)."""
+    return SimpleNamespace(timestamp=datetime(2026, 11, 25, 0, 0, second, tzinfo=UTC),
+                           extra={"platform": platform, "since": "2026-11-24", "until": "2026-11-25"},
+                           source_dag_id=f"ingest_{platform}", source_run_id=run, source_task_id="ingest_account",
+                           source_map_index=0)
+
+
+def test_one_transform_run_takes_every_event_of_the_wave_and_the_next_run_skips(settings):
+    x, tiktok = "goalpost://lake/raw/x", "goalpost://lake/raw/tiktok"
+    # run 1 was created by the event at :07 (ingest_x); :08 (tiktok) and :09 (x, another run) came while it
+    # waited for the wave; :03 is yesterday's, taken by an earlier run
+    inlets = {x: [_at(3, run="old"), _at(7), _at(9, run="r2")], tiktok: [_at(8, "tiktok")]}
+    taken = runtime.events_to_transform({x: [_at(7)]}, inlets, [x, tiktok], covered=set())
+    assert [(e.source_dag_id, e.timestamp.second) for e in taken] == [("ingest_x", 7), ("ingest_tiktok", 8),
+                                                                        ("ingest_x", 9)]
+    runtime.record_covered_events(settings, taken)
+    covered = runtime.covered_events(settings)
+    assert covered == {runtime.event_key(e) for e in taken}
+    # run 2 was queued by :08 and :09: nothing new, it skips
+    assert runtime.events_to_transform({x: [_at(9, run="r2")], tiktok: [_at(8, "tiktok")]}, inlets,
+                                       [x, tiktok], covered) == []
+    # run 3 came with :09 and a new :12: it takes only :12
+    inlets[x].append(_at(12, run="r3"))
+    assert [e.timestamp.second for e in runtime.events_to_transform(
+        {x: [_at(9, run="r2"), _at(12, run="r3")]}, inlets, [x, tiktok], covered)] == [12]
+    # a manual run (no triggering event) is left to changed_from_events' fallback
+    assert runtime.events_to_transform({}, inlets, [x, tiktok], covered) is None
+
+
+def test_the_transform_waits_for_running_ingests_but_not_forever():
+    slept = []
+
+    def active(dag_id):  # ingest_x runs through two polls, ingest_files through one
+        return {"ingest_x": 2, "ingest_files": 1}[dag_id] > len(slept)
+
+    # two polls of 2 s: both DAGs idle at the third look
+    assert runtime.wait_for_ingest_wave(active, ["ingest_x", "ingest_files"], timeout=60,
+                                        sleep=slept.append) == 4.0
+    assert slept == [2.0, 2.0]
+    # a stuck ingest: given up after timeout (5 s = three 2 s polls, 6 s)
+    assert runtime.wait_for_ingest_wave(lambda dag_id: 1, ["ingest_x"], timeout=5, sleep=lambda s: None) == 6.0
+    assert runtime.wait_for_ingest_wave(lambda dag_id: 0, ["ingest_x"], timeout=60, sleep=slept.append) == 0.0
 
 
 def test_changed_falls_back_to_the_newest_runs_inlet_events_then_to_a_full_rebuild():

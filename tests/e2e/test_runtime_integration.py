@@ -106,6 +106,21 @@ def _file_drop_completes(settings, after: int):
     return done
 
 
+def _transform_task_states(rt: Runtime, task_id: str) -> list[str]:
+    """The state of ``task_id`` in each transform_kpis run that did not skip it, oldest first."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(rt.config.metadata_url)
+    try:
+        with engine.connect() as con:
+            return [state for (state,) in con.execute(text(
+                "select ti.state from task_instance ti join dag_run r on r.dag_id = ti.dag_id "
+                "and r.run_id = ti.run_id where ti.dag_id = 'transform_kpis' and ti.task_id = :task "
+                "and ti.state <> 'skipped' order by r.id"), {"task": task_id})]
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.integration
 @pytest.mark.timeout(300)
 def test_embedded_runtime_runs_the_asset_chain_and_leaves_no_process(settings, fake_api, tmp_path):
@@ -116,6 +131,9 @@ def test_embedded_runtime_runs_the_asset_chain_and_leaves_no_process(settings, f
                            timeout=180)
         _assert_chain_was_asset_driven(runs, settings)
         assert _snapshot_count(settings) > 0
+        # one ingest wave, one transform: the first raw event's run waited for the other ingests and took every
+        # event; a run queued by the later events found nothing new and skipped
+        assert _transform_task_states(rt, "validate") == ["success"]
         print(f"embedded chain (first ingest queued -> last goal_snapshots ended): {_chain_seconds(runs):.1f}s")
 
         # A file drop: the export lands in the inbox, the marker wakes the AssetWatcher (triggerer).
@@ -124,6 +142,7 @@ def test_embedded_runtime_runs_the_asset_chain_and_leaves_no_process(settings, f
         rt.wait_for(_file_drop_completes(settings, after=len(runs)), timeout=120)
         _assert_export_archived_whole(settings, export)
         assert _asset_event_count(rt, INBOX_READY_ASSET) == 1
+        assert _transform_task_states(rt, "validate") == ["success", "success"]
         assert not inbox_marker(settings).exists()  # the watcher consumed the marker, never the export
         assert len(_processes_of(rt.config.airflow_home)) >= 4
     finally:
