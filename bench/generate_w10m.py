@@ -19,8 +19,8 @@ posts and on account days alike.
 from __future__ import annotations
 
 import argparse
-import os
 import datetime as dt
+import os
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor

@@ -145,7 +145,10 @@ def _changed_windows(values: tuple[str, ...]) -> list[dict[str, Any]]:
 @click.option("--changed", "changed", multiple=True, metavar="PLATFORM:DAY[..DAY]",
               help="Lake days that landed or were re-landed, e.g. instagram:2026-03-01..2026-03-03 (repeatable): "
                    "recompute only what they touch. Without it every table is rebuilt.")
-def transform(full_refresh: bool, changed: tuple[str, ...]) -> None:
+@click.option("--select", "select", multiple=True, metavar="[+]MODEL",
+              help="Build only these models, as dbt's --select: kpi_post is that model, +kpi_post that model and "
+                   "every model it reads (repeatable; a full build of the subset, not with --changed).")
+def transform(full_refresh: bool, changed: tuple[str, ...], select: tuple[str, ...]) -> None:
     """Build staging -> intermediate -> audit.kpi_* in the DuckDB warehouse.
 
     Each model is reported on stderr as it finishes; the JSON summary goes to stdout."""
@@ -153,6 +156,8 @@ def transform(full_refresh: bool, changed: tuple[str, ...]) -> None:
 
     if full_refresh and changed:
         raise click.UsageError("--full-refresh rebuilds everything: it does not take --changed")
+    if select and changed:
+        raise click.UsageError("--select builds the chosen models in full: it does not take --changed")
     try:
         days = sorted(normalise_changed(_changed_windows(changed))) if changed else None
     except ValueError as exc:            # an unknown platform
@@ -165,7 +170,7 @@ def transform(full_refresh: bool, changed: tuple[str, ...]) -> None:
     transform_log.addHandler(progress)
     transform_log.setLevel(logging.INFO)
     try:
-        result = run_transform(settings, full_refresh=full_refresh, changed=days)
+        result = run_transform(settings, full_refresh=full_refresh, changed=days, select=select or None)
     except TransformError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:

@@ -37,10 +37,9 @@ Header directives (leading ``--`` comment lines of a model):
     --     inputs a key reads beyond its own rows, which key filtering would cut (needs key_filtered_since); also
     --     for inputs whose rows cannot be matched to the model's key (e.g. file drops conformed to a network)
     -- materialized: view                       a view instead of a table (cheap unions; always current)
-A view over the lake (post-day staging) must dedupe within one ``partition_date`` and pass it through: an
-incremental run then reads it over only the changed partitions in ``affected_keys`` queries (which must
-look only at changed partitions of such views) and, for a ``key_filtered_since: partition_date >= ...``
-model, over only the partitions at or after the bound (the older files are not opened).
+As in dbt, a model may render other SQL for an incremental run: ``{% if is_incremental() %}`` and ``{{ this }}``
+(the model's own table as it stands before the run, minus the rows of the affected keys) let it insert only the
+rows of its keys from the state it keeps, instead of recomputing from all history (int_post_metrics__snapshots).
 Other leading comment lines form the table comment. Staging and intermediate models default to
 ``incremental_key: platform, partition_date`` (the lake partition each row came from).
 Models without a key are rebuilt in full on every run.
@@ -79,9 +78,12 @@ DEFAULT_INCREMENTAL_MEMORY_LIMIT = "256MB"
 # File drops land under platform=files with account_id '<network>.<account>' (pipeline.filedrop).
 COMMON_ENTITIES = ("account_daily", "post", "post_metrics", "audience_demographics",
                    "mentions", "ad_spend", "leads", "applications")
-EXTRA_ENTITIES = {"facebook": ("support_conversations",), "ga4": ("web_sessions",)}
+EXTRA_ENTITIES = {"facebook": ("support_conversations",),
+                  "ga4": ("web_sessions", "web_first_touch", "web_cohorts"),
+                  "instagram": ("competitor_account_daily",), "linkedin": ("competitor_account_daily",)}
 FILE_DROP_PLATFORM = "files"
-FILE_DROP_ENTITIES = ("account_daily", "mentions", "post", "post_metrics")
+FILE_DROP_ENTITIES = ("account_daily", "mentions", "post", "post_metrics", "orders", "competitor_account_daily",
+                      "applications")
 
 # Staging SQL is written once per entity: sql/staging/templates/stg_platform__<entity>.sql is rendered for
 # every (platform, entity) of raw_entities(); a concrete sql/staging/stg_<platform>__<entity>.sql overrides it.
@@ -108,6 +110,9 @@ class Model:
     path: Path
     sql: str
     source: str = ""                                     # for messages: file name (+ platform if templated)
+    # the model rendered with is_incremental() true (dbt's pattern), when that renders other SQL: what an
+    # incremental run inserts for the affected keys; None: the same SQL serves both runs
+    incremental_sql: str | None = None
     description: str = ""
     column_comments: dict[str, str] = field(default_factory=dict)
     materialized: str = "table"                          # table | view
@@ -140,9 +145,9 @@ def _has_parquet(folder: Path) -> bool:
     if not folder.is_dir():
         return False
     for day in os.scandir(folder):
-        if day.is_dir() and day.name.startswith("dt="):
-            if any(f.name.endswith(".parquet") for f in os.scandir(day.path)):
-                return True
+        if day.is_dir() and day.name.startswith("dt=") and any(f.name.endswith(".parquet")
+                                                               for f in os.scandir(day.path)):
+            return True
     return False
 
 
@@ -248,21 +253,16 @@ def _schema_mismatch(exc: BaseException) -> str | None:
 
 
 def _create_delta_raw_relations(con: duckdb.DuckDBPyConnection, settings: Settings,
-                                changed: set[tuple[str, dt.date]], read_by_views: set[str],
-                                by_name: set[str]) -> dict[str, str]:
-    """Temp relations of only the changed partitions; returns raw relation -> delta relation name.
-
-    Those read through views (the post-day fact) are tables, read from the lake once: every affected-keys
-    query and every reader of those views reads the changed rows again, and a few days fit in memory (~40 MB
-    for a W10M day + 6 revised days). The others are views: their staging table reads them once."""
+                                changed: set[tuple[str, dt.date]], by_name: set[str]) -> dict[str, str]:
+    """Temp views of only the changed partitions; returns raw relation -> delta view name (each staging table
+    reads its view once)."""
     renames = {}
     for platform, entity in raw_entities():
         folder = settings.raw_dir / f"platform={platform}" / f"entity={entity}"
         files = sorted(f for p, day in changed if p == platform
                        for f in (folder / f"dt={day.isoformat()}").glob("*.parquet"))
         raw, relation = f"raw.{platform}__{entity}", f"_delta_raw__{platform}__{entity}"
-        kind = "table" if raw in read_by_views and files else "view"
-        _create_raw_relation(con, f"create or replace temp {kind} {relation} as "
+        _create_raw_relation(con, f"create or replace temp view {relation} as "
                              f"{_raw_select(entity, files, by_name=raw in by_name)}", raw)
         renames[raw] = relation
     return renames
@@ -401,7 +401,7 @@ def jinja_environment(sql_dir: Path) -> jinja2.Environment:
     return env
 
 
-def render_model(env: jinja2.Environment, path: Path, source: str | None = None, **context: str) -> str:
+def render_model(env: jinja2.Environment, path: Path, source: str | None = None, **context: Any) -> str:
     """A model file rendered as a Jinja template, without a trailing ``;``."""
     try:
         sql = _template(env, path).render(**context)
@@ -474,7 +474,9 @@ def discover_models(sql_dir: Path) -> list[Model]:
         for path in sorted((sql_dir / folder).glob("*.sql")):
             if not _IDENTIFIER.match(path.stem):
                 raise TransformError(f"{path}: model file names must be lowercase identifiers")
-            model = Model(path.stem, schema, rank, path, render_model(env, path))
+            model = Model(path.stem, schema, rank, path, _render_for_run(env, path, schema, incremental=False))
+            incremental_sql = _render_for_run(env, path, schema, incremental=True)
+            model.incremental_sql = incremental_sql if incremental_sql != model.sql else None
             _parse_header(model)
             models[model.relation] = model
         if folder == "staging":
@@ -485,7 +487,7 @@ def discover_models(sql_dir: Path) -> list[Model]:
                     models[model.relation] = model
     raw = {f"raw.{p}__{e}" for p, e in raw_entities()}
     for model in models.values():
-        body = "\n".join(line.split("--", 1)[0] for line in model.sql.splitlines())
+        body = "\n".join(line.split("--", 1)[0] for line in f"{model.sql}\n{model.incremental_sql or ''}".splitlines())
         refs = {f"{s}.{t}" for s, t in _REFERENCE.findall(body)}
         refs |= {f"{s}.{t}" for s, t in _REFERENCE.findall(model.affected_keys or "")}
         if model.key_filtered_since:
@@ -511,6 +513,13 @@ def discover_models(sql_dir: Path) -> list[Model]:
         if later:
             raise TransformError(f"model {model.relation} references a later layer: {', '.join(later)}")
     return _topological(models)
+
+
+def _render_for_run(env: jinja2.Environment, path: Path, schema: str, *, incremental: bool) -> str:
+    """A model as a full (``incremental=False``) or an incremental run executes it. As in dbt, ``is_incremental()``
+    says which, and ``this`` names the model's own table (as it stands before the run: an incremental model can
+    read the state it keeps, e.g. each post's values before the snapshots it recomputes)."""
+    return render_model(env, path, is_incremental=lambda: incremental, this=f"{schema}.{path.stem}")
 
 
 def _read_through_views(models: Mapping[str, Model], relations: Iterable[str]) -> set[str]:
@@ -552,11 +561,11 @@ def _topological(models: dict[str, Model]) -> list[Model]:
 
 def _as_date(value: Any) -> dt.date:
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.timezone.utc).date() if value.tzinfo else value.date()
+        return value.astimezone(dt.UTC).date() if value.tzinfo else value.date()
     if isinstance(value, dt.date):
         return value
     text = str(value)
-    return _as_date(dt.datetime.fromisoformat(text.replace("Z", "+00:00"))) if "T" in text or " " in text \
+    return _as_date(dt.datetime.fromisoformat(text)) if "T" in text or " " in text \
         else dt.date.fromisoformat(text)
 
 
@@ -582,7 +591,7 @@ def normalise_changed(changed: Any) -> set[tuple[str, dt.date]]:
             since, until = item["since"], item["until"]
             first = _as_date(since)
             # `until` is exclusive: a window ending at midnight does not touch that day.
-            last_moment = (dt.datetime.fromisoformat(str(until).replace("Z", "+00:00"))
+            last_moment = (dt.datetime.fromisoformat(str(until))
                            if not isinstance(until, dt.date) or isinstance(until, dt.datetime) else until)
             if isinstance(last_moment, dt.datetime):
                 last = _as_date(last_moment - dt.timedelta(microseconds=1))
@@ -747,7 +756,7 @@ def _metric_comments(settings: Settings) -> dict[tuple[str, str], str]:
     if not settings.metrics_file.exists():
         return {}
     comments: dict[tuple[str, str], str] = {}
-    from pipeline.metrics import load_metrics    # pydantic + yaml: only when comments are written
+    from pipeline.metrics import load_metrics  # pydantic + yaml: only when comments are written
 
     for metric in load_metrics(settings.metrics_file).metrics:
         # a ratio metric's own column (e.g. daily_er) carries the per-row value of the same formula
@@ -756,13 +765,45 @@ def _metric_comments(settings: Settings) -> dict[tuple[str, str], str]:
     return comments
 
 
-def run_transform(settings: Settings, *, full_refresh: bool = False, changed: Any = None) -> dict:
+def select_models(models: list[Model], selectors: Iterable[str]) -> list[Model]:
+    """The models ``selectors`` name, in dependency order, as dbt's ``--select``: ``kpi_post`` (or
+    ``audit.kpi_post``) is that model, ``+kpi_post`` that model and every model it reads, directly or not."""
+    by_relation = {m.relation: m for m in models}
+    by_name: dict[str, list[str]] = {}
+    for model in models:
+        by_name.setdefault(model.name, []).append(model.relation)
+    chosen: set[str] = set()
+    for selector in selectors:
+        name = selector.removeprefix("+")
+        relations = [name] if name in by_relation else by_name.get(name, [])
+        if not relations:
+            raise TransformError(f"select {selector!r}: no model of that name under sql/ "
+                                 f"(give a file stem like kpi_post or a relation like audit.kpi_post)")
+        pending = list(relations)
+        while pending:
+            relation = pending.pop()
+            if relation in chosen:
+                continue
+            chosen.add(relation)
+            if selector.startswith("+"):
+                pending += sorted(by_relation[relation].references)
+    return [m for m in models if m.relation in chosen]
+
+
+def run_transform(settings: Settings, *, full_refresh: bool = False, changed: Any = None,
+                  select: Iterable[str] | None = None) -> dict:
     """Build staging -> intermediate -> ``audit.kpi_*``; incremental when ``changed`` is given.
 
+    ``select`` (full builds only, e.g. the benchmark's like-for-like run): build only those models
+    (``select_models``); an incremental run always covers every model, so ``changed`` excludes it.
     Returns ``{"mode", "models": [{"model", "rows", "ms", "mode"}], "changed", "ms"}`` (JSON-safe).
     """
     started = time.perf_counter()
     models = discover_models(settings.sql_dir)
+    if select is not None:
+        if changed is not None:
+            raise ValueError("run_transform: select builds a subset in full; it cannot be combined with changed")
+        models = select_models(models, select)
     changed_pairs = normalise_changed(changed) if changed is not None else set()
     con = connect(settings)
     try:
@@ -786,7 +827,10 @@ def run_transform(settings: Settings, *, full_refresh: bool = False, changed: An
                 # rolled back: nothing of the attempt stays; the same run again with the full limit
                 log.warning("incremental run needs more than %s: repeating it with %s (%s)",
                             incremental_memory_limit(), memory_limit(), exc)
-                con.execute(f"set memory_limit = {_literal(memory_limit())}")
+                # on a new connection: after an out-of-memory delete was rolled back, DuckDB refuses to delete
+                # the same rows again in that connection ("Conflict on tuple deletion", W10M at 4x history)
+                con.close()
+                con = connect(settings)
                 results = _build_reading_mixed_schemas_by_name(con, settings, models, changed_pairs,
                                                                incremental=True, by_name=by_name)
         else:
@@ -871,12 +915,16 @@ def _run_model_sql(con: duckdb.DuckDBPyConnection, model: Model, sql: str, state
 
 
 def _run_full(con: duckdb.DuckDBPyConnection, models: list[Model]) -> list[dict]:
+    views = {f"{schema}.{name}" for schema, name in con.execute(
+        "select schema_name, view_name from duckdb_views() where not internal").fetchall()}
     results = []
     for model in models:
         started = time.perf_counter()
         if model.materialized == "view":
             results.append(_create_view(con, model, started))
             continue
+        if model.relation in views:     # left by an older layout: the model was a view then
+            con.execute(f"drop view {model.relation}")
         _run_model_sql(con, model, model.sql, f"create or replace table {model.relation} as {{sql}}")
         rows = con.execute(f"select count(*) from {model.relation}").fetchall()[0][0]
         results.append(_log(model, rows, started, "full"))
@@ -907,7 +955,7 @@ def _key_filtered_since(con: duckdb.DuckDBPyConnection, model: Model, keys: str)
 
     Runs before the model's affected rows are deleted, so the query can read what the last run stored
     (e.g. each post's first partition). Inlined as a literal, not a subquery: DuckDB prunes row groups by
-    zonemap only on constants; on ``partition_date`` it also picks the lake files (``_bounded_raw_views``)."""
+    zonemap only on constants."""
     if not model.key_filtered_since:
         return None
     _, query = model.key_filtered_since
@@ -924,67 +972,6 @@ def _key_filtered_since(con: duckdb.DuckDBPyConnection, model: Model, keys: str)
         raise TransformError(f"model {model.relation} ({model.source}): key_filtered_since query must "
                              f"return one date, got {rows!r}")
     return bound
-
-
-def _lake_files(settings: Settings, platform: str, entity: str, since: dt.date) -> list[Path]:
-    """The Parquet files of the partitions ``dt >= since`` of one platform/entity, sorted."""
-    folder = settings.raw_dir / f"platform={platform}" / f"entity={entity}"
-    if not folder.is_dir():
-        return []
-    days = [d.path for d in os.scandir(folder)
-            if d.is_dir() and d.name.startswith("dt=") and dt.date.fromisoformat(d.name[3:]) >= since]
-    return sorted(Path(f) for day in days for f in Path(day).glob("*.parquet"))
-
-
-def _raw_read_by_views(models: Mapping[str, Model], relations: Iterable[str]) -> set[str]:
-    """The ``raw`` relations read by the view models among ``relations`` and the views they read."""
-    raw: set[str] = set()
-    pending, seen = list(relations), set()
-    while pending:
-        relation = pending.pop()
-        model = models.get(relation)
-        if relation in seen or model is None or model.materialized != "view":
-            continue
-        seen.add(relation)
-        raw |= {f"raw.{t}" for s, t in _REFERENCE.findall(model.sql) if s == "raw"}
-        pending += sorted(model.references)
-    return raw
-
-
-def _view_copies(con: duckdb.DuckDBPyConnection, models: list[Model], prefix: str,
-                 renames: Mapping[str, str]) -> dict[str, str]:
-    """Temp copies of the view models that read a renamed relation (directly or through another such view),
-    reading the renamed one instead; returns relation -> copy. Tables are never copied."""
-    copies: dict[str, str] = {}
-    for model in models:                                   # dependency order: upstream copies exist first
-        if model.materialized != "view":
-            continue
-        sql = _rename_refs(model.sql, {**renames, **copies})
-        if sql != model.sql:
-            copy = f"{prefix}__{model.schema}__{model.name}"
-            _run_model_sql(con, model, sql, f"create or replace temp view {copy} as {{sql}}")
-            copies[model.relation] = copy
-    return copies
-
-
-def _bounded_inputs(con: duckdb.DuckDBPyConnection, settings: Settings, models: list[Model], model: Model,
-                    bound: dt.date, by_name: set[str]) -> dict[str, str]:
-    """Key-filtered inputs that are views over the lake, re-pointed at the partitions ``dt >= bound``.
-
-    Exact because those views keep ``partition_date`` and dedupe within one partition: a view over the
-    bounded files equals the view filtered by ``partition_date >= bound`` (and the old days' files are
-    never opened, not even their footers)."""
-    by_relation = {m.relation: m for m in models}
-    raw_views = {}
-    for relation in sorted(_raw_read_by_views(by_relation, model.key_filtered_inputs)):
-        platform, entity = relation.removeprefix("raw.").split("__", 1)
-        view = f"_bounded_raw__{platform}__{entity}"
-        files = _lake_files(settings, platform, entity, bound)
-        _create_raw_relation(con, f"create or replace temp view {view} as "
-                             f"{_raw_select(entity, files, by_name=relation in by_name)}", relation)
-        raw_views[relation] = view
-    copies = _view_copies(con, models, "_bounded", raw_views)
-    return {ref: copies.get(ref, ref) for ref in model.key_filtered_inputs}
 
 
 def _touched_relations(con: duckdb.DuckDBPyConnection, settings: Settings, models: list[Model],
@@ -1024,11 +1011,7 @@ def _run_incremental(con: duckdb.DuckDBPyConnection, settings: Settings, models:
         con.executemany("insert into _changed values (?, ?)", sorted(changed))
     touched = _touched_relations(con, settings, models, changed)
     by_relation = {m.relation: m for m in models}
-    views = [m.relation for m in models if m.materialized == "view"]
-    renames = _create_delta_raw_relations(con, settings, changed, _raw_read_by_views(by_relation, views), by_name)
-    # Views over the lake (post-day staging) read only the changed partitions in affected_keys queries,
-    # which by contract look only at changed partitions of such views (no lake rescan to find keys).
-    delta_views = _view_copies(con, models, "_delta", renames)
+    renames = _create_delta_raw_relations(con, settings, changed, by_name)
     # Keys touched by the change, as the tables stand *before* the run (catches deleted rows), for the models
     # whose affected_keys read a table this run refreshes first; for the others, before == at their turn ...
     before_run = {m.relation for m in models if m.incremental_key and m.relation in touched
@@ -1042,20 +1025,13 @@ def _run_incremental(con: duckdb.DuckDBPyConnection, settings: Settings, models:
                     f"select {quoted} from {relation} limit 0")
     for model in models:
         if model.relation in before_run:
-            _run_model_sql(con, model, _rename_refs(model.affected_keys, delta_views),
+            _run_model_sql(con, model, model.affected_keys,
                            f"create or replace temp table _keys__{model.schema}__{model.name} as {{sql}}")
     results = []
     for model in models:
         started = time.perf_counter()
         if model.materialized == "view":
-            result = _create_view(con, model, started)
-            if model.relation in delta_views and model.schema == "staging":
-                # what this run re-read of the lake through the view: the rows of the changed partitions
-                # (counted on the temp tables holding them, not by running the view's dedupe again)
-                result["delta_rows"] = sum(
-                    con.execute(f"select count(*) from {renames[raw]}").fetchall()[0][0]
-                    for raw in sorted(_raw_read_by_views(by_relation, [model.relation])))
-            results.append(result)
+            results.append(_create_view(con, model, started))
             continue
         if model.relation not in touched:
             results.append(_log(model, None, started, "unchanged"))
@@ -1069,28 +1045,25 @@ def _run_incremental(con: duckdb.DuckDBPyConnection, settings: Settings, models:
         # ... and after the upstream models were refreshed (catches new rows).
         key_cols = ", ".join(model.incremental_key)
         if model.relation in before_run:
-            _run_model_sql(con, model, _rename_refs(model.affected_keys, delta_views),
+            _run_model_sql(con, model, model.affected_keys,
                            f"insert into {keys} {{sql}}")
             con.execute(f"create or replace temp table {keys} as select distinct {key_cols} from {keys}")
         else:
-            _run_model_sql(con, model, _rename_refs(model.affected_keys, delta_views),
+            _run_model_sql(con, model, model.affected_keys,
                            f"create or replace temp table {keys} as select distinct {key_cols} from ({{sql}})")
         if not con.execute(f"select exists (select 1 from {keys})").fetchall()[0][0]:
             results.append(_log(model, 0, started, "incremental"))    # the change touches none of its keys
             continue
         bound = _key_filtered_since(con, model, keys)
-        inputs = {ref: ref for ref in model.key_filtered_inputs}
         since = ""
         if bound is not None:
             column = model.key_filtered_since[0]
             since = f" where _input.{column} >= date {_literal(bound.isoformat())}"
-            if column == "partition_date":
-                inputs = _bounded_inputs(con, settings, models, model, bound, by_name)
         if model.relation in replaced:
             _keep_replaced_rows(con, model, keys, replaced[model.relation])
         con.execute(f"delete from {model.relation} as t using {keys} as k "
                     f"where {_key_join('t', 'k', model.incremental_key)}")
-        filtered = {ref: f"(select _input.* from {inputs[ref]} as _input semi join {keys} as k "
+        filtered = {ref: f"(select _input.* from {ref} as _input semi join {keys} as k "
                          f"on {_key_join('_input', 'k', model.incremental_key)}{since})"
                     for ref in model.key_filtered_inputs}
         if bound is not None:
@@ -1098,7 +1071,7 @@ def _run_incremental(con: duckdb.DuckDBPyConnection, settings: Settings, models:
             filtered |= {ref: f"(select * from {ref} where {column} >= date "
                               f"{_literal((bound - dt.timedelta(days=days)).isoformat())})"
                          for ref, (column, days) in model.since_filtered_inputs.items()}
-        sql = _rename_refs(model.sql, {**renames, **filtered})
+        sql = _rename_refs(model.incremental_sql or model.sql, {**renames, **filtered})
         rows = _run_model_sql(con, model, sql,
                               f"insert into {model.relation} select m.* from ({{sql}}) as m semi join {keys} as k "
                               f"on {_key_join('m', 'k', model.incremental_key)}").fetchall()[0][0]
@@ -1158,7 +1131,7 @@ class PublishRefused(TransformError):
 def record_build(con: duckdb.DuckDBPyConnection, mode: str) -> str:
     """Give the build this transaction commits a new id in ``ops.builds`` (the newest row is the build the
     warehouse holds). ``quality.validate`` records the id it checked; ``publish`` copies only that build."""
-    built_at = dt.datetime.now(dt.timezone.utc)
+    built_at = dt.datetime.now(dt.UTC)
     build_id = f"{built_at:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     con.execute("create schema if not exists ops")
     con.execute(BUILDS_DDL)
@@ -1176,7 +1149,7 @@ def current_build(con: duckdb.DuckDBPyConnection) -> str | None:
 
 
 def _when(value: dt.datetime) -> str:
-    return f"{value.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
+    return f"{value.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
 def check_gate(con: duckdb.DuckDBPyConnection) -> dict[str, str]:

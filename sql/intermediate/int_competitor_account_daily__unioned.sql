@@ -3,11 +3,13 @@
 -- connector and a file both report a tracked handle on a day for the same observing account, the API row wins
 -- (like int_post_metrics__unioned). source_platform says where a row came from.
 -- materialized: view
-with unioned as (
+-- not materialized CTEs: read several times by api_rows_first; inlined, a reader's filters reach the staging scans
+-- (int_post_metrics__unioned)
+with unioned as not materialized (
     {{ union_staging('competitor_account_daily') }}
 ),
 
-conformed as (
+conformed as not materialized (
     select
         {{ file_drops_as_networks() }}
     from unioned

@@ -3,17 +3,19 @@
 -- their network, dated in that network's native day; when the API and an export both have a post, the API row
 -- wins. source_platform says where a row came from.
 -- materialized: view
-with unioned as (
+-- not materialized CTEs: read several times by api_rows_first; inlined, a reader's filters reach the staging scans
+-- (int_post_metrics__unioned)
+with unioned as not materialized (
     {{ union_staging('post') }}
 ),
 
-conformed as (
+conformed as not materialized (
     select
         {{ file_drops_as_networks() }}
     from unioned
 ),
 
-native_days as (
+native_days as not materialized (
     select
         * replace (
             case when source_platform = '{{ file_drop_platform }}' then {{ network_timezone('platform') }}

@@ -1,7 +1,7 @@
 -- Lifetime KPIs per post: its latest lifetime snapshot (never a sum of snapshots), with ERR (by reach) and post
 -- ER (by followers).
 -- incremental_key: platform, account_id, post_id
--- affected_keys: select platform, account_id, post_id from replaced_rows(intermediate.int_post_metrics__snapshots)
+-- affected_keys: select platform, account_id, post_id from replaced_rows(intermediate.int_post_metrics__lifetime)
 --     union
 --     select platform, account_id, post_id from intermediate.int_posts__unioned
 --     where (source_platform, partition_date) in (select platform, date from _changed)

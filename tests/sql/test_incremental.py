@@ -42,9 +42,9 @@ def revise_lake(settings) -> None:
         metrics_row("p3", 1000, 900, 60, 10, 5, 5, 20)])
     # A new day: followers 1050, one new post with 10 + 2 + 1 + 1 = 14 engagements; p1 pulled again, unchanged.
     land(settings, "instagram", "account_daily", "2026-03-04", "ig1", [
-        dict(followers=1050, impressions=3000, reach=1500, profile_views=20)])
+        {"followers": 1050, "impressions": 3000, "reach": 1500, "profile_views": 20}])
     land(settings, "instagram", "post", "2026-03-04", "ig1", [
-        dict(post_id="p4", created_at=ts("2026-03-04T17:00"), content_type="reel", is_paid=False)])
+        {"post_id": "p4", "created_at": ts("2026-03-04T17:00"), "content_type": "reel", "is_paid": False}])
     land(settings, "instagram", "post_metrics", "2026-03-04", "ig1", [
         metrics_row("p1", 1000, 700, 78, 6, 4, 2, 12),
         metrics_row("p4", 300, 280, 10, 2, 1, 1, 4)])
@@ -208,16 +208,16 @@ def test_since_filtered_inputs_need_a_bound_and_a_reference(tmp_path):
 def test_file_drop_account_days_incremental_equals_full(settings, query, tmp_path):
     # int_account_daily__unioned is a table keyed by the conformed (platform, date): a file drop lands under
     # platform 'files' as account 'linkedin.li1', and an API row of the same account-day wins over it.
-    land(settings, "linkedin", "account_daily", "2026-03-01", "li1", [dict(followers=500)])
-    land(settings, "files", "account_daily", "2026-03-01", "linkedin.li1", [dict(followers=999)])
-    land(settings, "files", "account_daily", "2026-03-02", "linkedin.li1", [dict(followers=510)])
+    land(settings, "linkedin", "account_daily", "2026-03-01", "li1", [{"followers": 500}])
+    land(settings, "files", "account_daily", "2026-03-01", "linkedin.li1", [{"followers": 999}])
+    land(settings, "files", "account_daily", "2026-03-02", "linkedin.li1", [{"followers": 510}])
     run_transform(settings)
     assert query("select date::varchar, followers, source_platform from intermediate.int_account_daily__unioned "
                  "order by 1") == [("2026-03-01", 500, "linkedin"), ("2026-03-02", 510, "files")]
     # the drop of 03-02 is replaced by a newer export, a 03-03 drop arrives, and the API pull of 03-01 is emptied:
     # 03-01 falls back to the file drop's row
-    land(settings, "files", "account_daily", "2026-03-02", "linkedin.li1", [dict(followers=512)])
-    land(settings, "files", "account_daily", "2026-03-03", "linkedin.li1", [dict(followers=520)])
+    land(settings, "files", "account_daily", "2026-03-02", "linkedin.li1", [{"followers": 512}])
+    land(settings, "files", "account_daily", "2026-03-03", "linkedin.li1", [{"followers": 520}])
     land(settings, "linkedin", "account_daily", "2026-03-01", "li1", [])
     result = run_transform(settings, changed={"files": ["2026-03-02", "2026-03-03"], "linkedin": ["2026-03-01"]})
     assert {m["model"]: m["mode"] for m in result["models"]}["intermediate.int_account_daily__unioned"] \
@@ -246,10 +246,10 @@ def test_period_rollups_recompute_the_periods_a_replaced_post_left_and_entered(s
         ("month", "2026-03-01", "image", "organic", 3, 101), ("month", "2026-03-01", "video", "paid", 1, 80),
         ("week", "2026-02-23", "image", "organic", 3, 101), ("week", "2026-03-02", "video", "paid", 1, 80)]
     land(settings, "instagram", "post", "2026-03-02", "ig1", [
-        dict(post_id="p2", created_at=ts("2026-03-02T05:00"), content_type="image", is_paid=False,
-             campaign="spring", author_type="brand"),
-        dict(post_id="p3", created_at=ts("2026-02-27T20:00"), content_type="video", is_paid=True,
-             campaign="launch", author_type="brand")])
+        {"post_id": "p2", "created_at": ts("2026-03-02T05:00"), "content_type": "image", "is_paid": False,
+             "campaign": "spring", "author_type": "brand"},
+        {"post_id": "p3", "created_at": ts("2026-02-27T20:00"), "content_type": "video", "is_paid": True,
+             "campaign": "launch", "author_type": "brand"}])
     result = run_transform(settings, changed={"instagram": ["2026-03-02"]})
     modes = {m["model"]: m["mode"] for m in result["models"]}
     assert {modes[f"audit.kpi_period_{name}"] for name in ("account", "content", "campaign")} == {"incremental"}
@@ -267,11 +267,11 @@ def test_period_rollups_recompute_the_periods_a_replaced_post_left_and_entered(s
 
 @pytest.mark.parametrize("header, message", [
     ("-- affected_keys: select platform from replaced_rows(audit.kpi_b)\n",
-     r"model audit\.kpi_a \(kpi_a\.sql\): replaced_rows\(audit\.kpi_b\) needs the model to read audit\.kpi_b "
-     r"\(directly or through views\)$"),
+     (r"model audit\.kpi_a \(kpi_a\.sql\): replaced_rows\(audit\.kpi_b\) needs the model to read audit\.kpi_b "
+     r"\(directly or through views\)$")),
     ("-- affected_keys: select platform from replaced_rows(audit.kpi_b)\nselect * from audit.kpi_b\n",
-     r"model audit\.kpi_a \(kpi_a\.sql\): replaced_rows\(audit\.kpi_b\) needs an incremental table "
-     r"\(one with incremental_key\)$"),
+     (r"model audit\.kpi_a \(kpi_a\.sql\): replaced_rows\(audit\.kpi_b\) needs an incremental table "
+     r"\(one with incremental_key\)$")),
 ])
 def test_replaced_rows_must_name_an_incremental_table_the_model_reads(tmp_path, header, message):
     (tmp_path / "staging").mkdir()
@@ -280,3 +280,61 @@ def test_replaced_rows_must_name_an_incremental_table_the_model_reads(tmp_path, 
     (tmp_path / "marts" / "kpi_a.sql").write_text(f"-- incremental_key: platform\n{header}select 'x' as platform\n")
     with pytest.raises(TransformError, match=message):
         discover_models(tmp_path)
+
+
+def snapshot(post_id: str, likes: int, reach: int | None) -> dict:
+    """A lifetime snapshot with only likes and reach moving (the other counters 0)."""
+    return {**metrics_row(post_id, 1000, 0, likes, 0, 0, 0, 0), "reach": reach}
+
+
+def test_revised_pull_days_recompute_only_the_later_snapshots_from_the_kept_state(settings, query, tmp_path):
+    # s1 pulled on 4 days: 03-02 omits reach (NULL: not reported), 03-03 reports likes down (15 -> 14);
+    # s2 pulled once on 03-01, which no change below touches
+    for day, rows in {"2026-03-01": [snapshot("s1", 10, 100), snapshot("s2", 5, 50)],
+                      "2026-03-02": [snapshot("s1", 15, None)],
+                      "2026-03-03": [snapshot("s1", 14, 130)],
+                      "2026-03-04": [snapshot("s1", 20, 150)]}.items():
+        land(settings, "instagram", "post_metrics", day, "ig2", rows)
+    run_transform(settings)
+    gains = ("select date::varchar, new_likes, new_reach, decreased_metrics, snapshot_number, is_latest "
+             "from intermediate.int_post_metrics__snapshots where post_id = 's1' order by date")
+    # likes 10, 15 - 10 = 5, decrease -> 0, 20 - 14 = 6; reach 100, omitted, 130 - 100 = 30, 150 - 130 = 20
+    assert query(gains) == [("2026-03-01", 10, 100, None, 1, False), ("2026-03-02", 5, None, None, 2, False),
+                            ("2026-03-03", 0, 30, "likes", 3, False), ("2026-03-04", 6, 20, None, 4, True)]
+    # 03-03 revised (likes 18, reach omitted), 03-04 re-landed without s1, a new pull on 03-05
+    land(settings, "instagram", "post_metrics", "2026-03-03", "ig2", [snapshot("s1", 18, None)])
+    land(settings, "instagram", "post_metrics", "2026-03-04", "ig2", [])
+    land(settings, "instagram", "post_metrics", "2026-03-05", "ig2", [snapshot("s1", 25, 170)])
+    result = run_transform(settings, changed={"instagram": ["2026-03-03", "2026-03-04", "2026-03-05"]})
+    by_model = {m["model"]: m for m in result["models"]}
+    # recomputed from s1's last kept snapshot before the first changed day (03-02, whose is_latest could flip) on:
+    # 03-02, 03-03 and 03-05 inserted; 03-01 of s1 and s2 kept as stored
+    assert (by_model["intermediate.int_post_metrics__snapshots"]["mode"],
+            by_model["intermediate.int_post_metrics__snapshots"]["rows"]) == ("incremental", 3)
+    # likes 18 - 15 = 3 and 25 - 18 = 7; reach: 03-05 gains 170 - 100 (03-01's, the last reported, read from the
+    # kept snapshot: 03-02 and 03-03 omitted it); snapshot numbers continue from the kept one
+    assert query(gains) == [("2026-03-01", 10, 100, None, 1, False), ("2026-03-02", 5, None, None, 2, False),
+                            ("2026-03-03", 3, None, None, 3, False), ("2026-03-05", 7, 70, None, 4, True)]
+    assert query("select post_id, likes, reach, snapshots from audit.kpi_post where account_id = 'ig2' "
+                 "order by 1") == [("s1", 25, 170, 4), ("s2", 5, 50, 1)]
+    full_settings = dataclasses.replace(settings, warehouse_path=tmp_path / "full.duckdb")
+    run_transform(full_settings)
+    assert export_all(settings, tmp_path / "incremental") == export_all(full_settings, tmp_path / "full")
+
+
+def test_a_model_that_became_a_table_replaces_the_view_of_an_older_layout(settings, query):
+    # int_post_metrics__lifetime was a view before it became an incremental table
+    land_core(settings)
+    run_transform(settings)
+    con = connect(settings)
+    try:
+        con.execute("drop table intermediate.int_post_metrics__lifetime")
+        con.execute("create view intermediate.int_post_metrics__lifetime as select 1 as stale")
+    finally:
+        con.close()
+    assert run_transform(settings, changed={"instagram": ["2026-03-03"]})["mode"] == "full"
+    assert query("select table_type from information_schema.tables where table_schema = 'intermediate' "
+                 "and table_name = 'int_post_metrics__lifetime'") == [("BASE TABLE",)]
+    # p1 pulled on 03-02 and 03-03: lifetime engagements 48 + 6 + 4 + 2 = 60
+    assert query("select snapshots, engagements from intermediate.int_post_metrics__lifetime "
+                 "where post_id = 'p1'") == [(2, 60)]

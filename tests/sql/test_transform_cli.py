@@ -49,9 +49,25 @@ def test_changed_days_run_incrementally_with_progress_on_stderr(settings, query)
      "linkedin, x, ga4, files"),
     (["--full-refresh", "--changed", "x:2026-03-01"],
      "Error: --full-refresh rebuilds everything: it does not take --changed"),
+    (["--select", "+kpi_post", "--changed", "x:2026-03-01"],
+     "Error: --select builds the chosen models in full: it does not take --changed"),
 ])
 def test_bad_changed_days_are_refused_before_anything_runs(settings, args, message):
     result = CliRunner().invoke(main, ["transform", *args])
     assert result.exit_code == 2
     assert message in result.output
     assert not settings.warehouse_path.exists()
+
+
+def test_select_builds_a_model_and_what_it_reads(settings, query):
+    land_core(settings)
+    result = CliRunner().invoke(main, ["transform", "--select", "+kpi_post"])
+    assert result.exit_code == 0, result.output
+    built = {m["model"] for m in json.loads(result.stdout)["models"]}
+    assert "audit.kpi_post" in built and "intermediate.int_post_metrics__lifetime" in built
+    assert "audit.kpi_daily_web_traffic" not in built          # not read by kpi_post
+    assert query("select post_id, engagements from audit.kpi_post where account_id = 'ig1' order by 1")[0][0] == "p1"
+    unknown = CliRunner().invoke(main, ["transform", "--select", "kpi_nothing"])
+    assert unknown.exit_code == 1
+    assert unknown.output.strip().endswith("select 'kpi_nothing': no model of that name under sql/ (give a file stem "
+                                           "like kpi_post or a relation like audit.kpi_post)")
