@@ -92,8 +92,12 @@ def generate(out: Path, accounts: int, days: int, seed: int = 7, decrease_rate: 
     # so a snapshot adds the weight of the days since the previous pull
     harmonic = np.cumsum(1.0 / (1.0 + np.arange(SNAPSHOT_AGES[-1] + 1)))[SNAPSHOT_AGES]
     weight = np.diff(harmonic, prepend=0.0)
-    tables: dict[str, list[pa.Table]] = {"account_daily": [], "post": [], "post_metrics": []}
+    raw = out / "lake" / "raw"
+    shutil.rmtree(out, ignore_errors=True)
+    counts = {"account_daily": 0, "post": 0, "post_metrics": 0}
     for platform in PLATFORMS:
+        # one platform at a time, written before the next is generated: 10x accounts fit in memory
+        tables: dict[str, list[pa.Table]] = {"account_daily": [], "post": [], "post_metrics": []}
         tz = PLATFORM_TIMEZONES[platform]
         shown = "views" if platform in VIEWS_PLATFORMS else "impressions"
         account_ids = pa.array([f"{platform[:2]}{i:04d}" for i in range(accounts)])
@@ -152,8 +156,19 @@ def generate(out: Path, accounts: int, days: int, seed: int = 7, decrease_rate: 
         tables["post_metrics"].append(_table("post_metrics", {
             "platform": _constant(platform, n), "account_id": _repeat(account_ids, post_acc[post]),
             "post_id": _repeat(post_ids, post), "date": dates[pull_day], **values, "_dt": dates[pull_day]}))
-    raw = out / "lake" / "raw"
-    shutil.rmtree(out, ignore_errors=True)
+        for entity, rows in _write_slices(raw, tables).items():
+            counts[entity] += rows
+    # hold out the last day: the benchmark lands it as the new day of an incremental run
+    last = (START + dt.timedelta(days=days)).isoformat()
+    for folder in raw.glob(f"platform=*/entity=*/dt={last}"):
+        target = out / "held_out" / folder.relative_to(raw)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        folder.rename(target)
+    return counts
+
+
+def _write_slices(raw: Path, tables: dict[str, list[pa.Table]]) -> dict[str, int]:
+    """One Parquet file per (platform, dt) slice of each entity; returns the rows written per entity."""
     counts = {}
     jobs = []
     for entity, parts in tables.items():
@@ -173,12 +188,6 @@ def generate(out: Path, accounts: int, days: int, seed: int = 7, decrease_rate: 
         path.parent.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         list(pool.map(lambda job: pq.write_table(job[0], job[1]), jobs))
-    # hold out the last day: the benchmark lands it as the new day of an incremental run
-    last = (START + dt.timedelta(days=days)).isoformat()
-    for folder in raw.glob(f"platform=*/entity=*/dt={last}"):
-        target = out / "held_out" / folder.relative_to(raw)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        folder.rename(target)
     return counts
 
 

@@ -12,8 +12,9 @@ Rules:
   window again replaces exactly that window and never duplicates; except that a pull with no row at all
   for a day whose partition holds rows keeps that partition ("the API returned nothing" is not "the
   value is zero"; the ledger records why) unless ``allow_emptying`` says the platform really deleted them;
-- for counts "as of now" (:data:`AS_OF_PULL_ENTITIES`) such a day is kept silently, even with ``allow_emptying``:
-  the pull could not see that day, so it can neither empty it nor say anything about it;
+- for counts "as of now" (:data:`AS_OF_PULL_ENTITIES`) a day without rows is not written at all, even with
+  ``allow_emptying``: the pull could not see that day, so it can neither empty it nor say anything about it (a
+  backfill of such an entity lands only the snapshot of its last day: past snapshots cannot be recreated);
 - rows with a null key, a negative or non-numeric count (``quarantine_reason`` set by the
   connector) go to quarantine, never silently dropped;
 - each file is written to a temp file ``.<name>.<uuid32>.tmp`` in the same folder and ``os.replace``d into
@@ -335,10 +336,10 @@ def land_window(table: pa.Table, *, platform: str, entity: str, account_id: str,
         for path in (raw_path, quarantine_path,
                      partition_path(settings.lake_dir / "_ledger", platform, entity, day, account_id, ".json")):
             sweep_temp_files(path)
-        if day not in with_rows and (as_of_pull or not allow_emptying):
+        if day not in with_rows and as_of_pull:
+            continue     # the pull could not see that day: its rows (quarantined ones too) stay, none are invented
+        if day not in with_rows and not allow_emptying:
             existing = _existing_rows(raw_path)
-            if as_of_pull and (existing or quarantine_path.exists()):
-                continue                        # its quarantined rows too: the pull could not see that day
             if existing:
                 landed.kept_days[day.isoformat()] = _keep_partition(settings, platform, entity, account_id, day,
                                                                     raw_path, existing)
