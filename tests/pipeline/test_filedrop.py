@@ -229,7 +229,7 @@ def test_a_bad_mapping_file_is_named_with_its_key(settings):
     result = ingest_inbox(settings)
     assert [q["reason"] for q in result["quarantined"]] == [
         f"{settings.mappings_dir / 'broken.yml'}: entity: 'tweets' is not one of ['posts', 'account_daily', 'orders', "
-        f"'competitor_account_daily']"]
+        f"'competitor_account_daily', 'applications']"]
 
 
 # ------------------------------------------------------------------------------------------ an inbox nothing can jam
