@@ -157,7 +157,7 @@ def test_an_incremental_run_out_of_memory_is_repeated_with_the_full_limit(settin
     with caplog.at_level("WARNING", logger="goalpost.transform"):
         result = run_transform(settings, changed={"instagram": ["2026-03-02", "2026-03-03", "2026-03-04"]})
     assert result["mode"] == "incremental"
-    assert any(r.getMessage().startswith("incremental run needs more than 1KB: repeating it with 1GB (")
+    assert any(r.getMessage().startswith("incremental run needs more than 1KB: repeating it with 800MB (")
                for r in caplog.records)
     full_settings = dataclasses.replace(settings, warehouse_path=tmp_path / "full.duckdb")
     run_transform(full_settings)
