@@ -3,8 +3,8 @@
     GOALPOST_HOME=/tmp/home .venv/bin/goalpost runtime up --port 8090
     GOALPOST_HOME=/tmp/home .venv/bin/python bench/bench_latency.py --drops 5
 
-Each drop writes a demo export (a LinkedIn followers CSV or a mentions JSON, alternating, each covering other
-days so every drop lands new partitions), drops it with ``pipeline.runtime.drop_file`` (what ``goalpost drop``
+Each drop writes a demo export (a LinkedIn followers CSV or a mentions JSON, alternating, each covering two days
+before the demo's week that no other drop covers, so every drop lands new rows), drops it with ``pipeline.runtime.drop_file`` (what ``goalpost drop``
 does), and waits for the ``goal_snapshots`` run that follows. The breakdown comes from Airflow's own records in
 the metadata DB (``dag_run`` queued/start/end, ``task_instance`` start/end), read-only:
 
@@ -111,9 +111,11 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory(prefix="goalpost-bench-drops-") as folder:
         for number in range(args.drops):
-            # other days every drop: each lands new partitions (an identical export would re-land the same rows)
-            exports = write_demo_exports(Path(folder) / str(number), until=today - dt.timedelta(days=number),
-                                         days=2)
+            # two days of their own every drop, before the week the demo's exports landed: each drop lands rows
+            # the lake does not hold yet (an export of days already landed re-lands the same rows, which the
+            # transform finds unchanged and the validation skips: not the case users wait for)
+            exports = write_demo_exports(Path(folder) / str(number),
+                                         until=today - dt.timedelta(days=7 + 2 * number), days=2)
             export = exports[number % len(exports)]
             dropped_at = dt.datetime.now(dt.UTC)
             drop_file(settings, export)

@@ -40,7 +40,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pipeline.schemas import ENTITY_SCHEMAS
 from pipeline.settings import Settings
@@ -57,6 +57,9 @@ BATCH_ROWS_IN_MEMORY = 1_000_000  # a larger recent_days batch stays a query (bo
 MISSING_SUITE = "expect_table_to_have_suite"  # Goalpost's own row type, not a GE expectation
 
 log = logging.getLogger(__name__)
+# GE logs ~1,000 INFO lines per validation (its docs decorators at import, a line per expectation built): they
+# buried the gate's own lines in the Airflow task log. Its warnings and errors still show.
+logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 _DIALECT = "goalpost_readonly"
 _BATCH_DATABASE = "goalpost_batches"   # in-memory, attached for the run (see _create_batch_views)
@@ -166,9 +169,9 @@ def _dialect_class() -> type:
         """
 
         supports_statement_cache = True  # compilation is duckdb-engine's, unchanged
-        opened: list[Any] = []
-        batch_queries: dict[str, str] = {}  # batch name -> its query, for this run
-        batch_sources: dict[str, str] = {}  # batch name -> what its temp views select (table or query)
+        opened: ClassVar[list[Any]] = []
+        batch_queries: ClassVar[dict[str, str]] = {}  # batch name -> its query, for this run
+        batch_sources: ClassVar[dict[str, str]] = {}  # batch name -> what its temp views select (table or query)
 
         def do_begin(self, dbapi_connection: Any) -> None:
             pass
@@ -735,7 +738,7 @@ def _sample_unexpected_rows(con: Any, row: dict[str, Any], batch: str) -> list[d
     try:
         # ordered: the same failing rows are shown on every run
         cursor = con.execute(f"select * from ({query}) as failing order by all limit {SAMPLE_ROWS}")
-    except Exception as exc:  # the GE result stands; only its illustration is missing
+    except Exception as exc:  # noqa: BLE001  the GE result stands; only its illustration is missing
         return [{"sample_error": str(exc).splitlines()[0]}]
     columns = [d[0] for d in cursor.description]
     return [dict(zip(columns, values)) for values in cursor.fetchall()]
@@ -781,7 +784,7 @@ def _write_results(con: Any, rows: list[dict[str, Any]], *, run_id: str, validat
                 "insert into ops.validation_runs (run_id, recorded_at, validated_at, as_of, build_id, scope, "
                 "gate_passed, critical_failures, warning_failures, info_failures, suites_digest, reused_from) "
                 "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-                    run_id, dt.datetime.now(dt.timezone.utc), validated_at, as_of, run_record["build_id"],
+                    run_id, dt.datetime.now(dt.UTC), validated_at, as_of, run_record["build_id"],
                     run_record["scope"], run_record["gate_passed"], run_record["failures"]["critical"],
                     run_record["failures"]["warning"], run_record["failures"]["info"],
                     run_record.get("suites_digest"), run_record.get("reused_from")])
@@ -849,8 +852,8 @@ def changed_relations(settings: Settings, transformed: dict[str, Any] | None) ->
     """The relations whose rows the transform run ``transformed`` (``run_transform``'s result) may have changed,
     as names and ``raw.<platform>__*`` patterns; None (every relation) after a full build or without a result.
 
-    Tables: those the run rebuilt or updated (mode ``full`` or ``incremental``; an incremental one whose keys
-    the change missed is counted too, the transform does not tell them apart). Views are re-created on every
+    Tables: those the run rebuilt or updated (mode ``full`` or ``incremental``) unless their rows came out as
+    they were (``changed`` False: no key reached, or the same rows again). Views are re-created on every
     run; one changed when it reads a changed relation or the lake of a changed platform. Raw views: those of
     the changed platforms (their lake folders are what landed)."""
     if not transformed or transformed.get("mode") != "incremental":
@@ -858,7 +861,8 @@ def changed_relations(settings: Settings, transformed: dict[str, Any] | None) ->
     from pipeline.transform import discover_models
 
     platforms = sorted({platform for platform, _day in transformed.get("changed") or []})
-    changed = {m["model"] for m in transformed.get("models") or [] if m.get("mode") not in ("unchanged", "view")}
+    changed = {m["model"] for m in transformed.get("models") or []
+               if m.get("mode") not in ("unchanged", "view") and m.get("changed", True)}
     for model in discover_models(settings.sql_dir):           # dependency order: upstream views come first
         if model.materialized != "view" or model.relation in changed:
             continue
@@ -954,8 +958,8 @@ def validate(settings: Settings, *, run_id: str, tables: list[str] | None = None
 
     from pipeline.transform import current_build
 
-    as_of = as_of or dt.datetime.now(dt.timezone.utc).date()
-    validated_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    as_of = as_of or dt.datetime.now(dt.UTC).date()
+    validated_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
     suites = load_suites(settings.expectations_dir)
     digest = suites_digest(suites)
     docs_dir = settings.docs_dir / "data_docs"
@@ -1139,9 +1143,9 @@ def summarize(settings: Settings, run_id: str | None = None) -> str:
         return f"no data-quality results for run {run_id}"
     failed = [row for row in rows if not row[4]]
     counts = {s: sum(1 for row in failed if row[3] == s) for s in SEVERITIES}
-    lines = [f"data quality run {run_id} (as of {rows[0][6]}): {len(rows)} checks on "
-             f"{len({row[0] for row in rows})} tables; failures: {counts['critical']} critical, "
-             f"{counts['warning']} warning, {counts['info']} info"]
+    lines = [(f"data quality run {run_id} (as of {rows[0][6]}): {len(rows)} checks on "
+              f"{len({row[0] for row in rows})} tables; failures: {counts['critical']} critical, "
+              f"{counts['warning']} warning, {counts['info']} info")]
     for severity in SEVERITIES:
         for table, check, expectation_type, sev, _ok, unexpected, _ in failed:
             if sev == severity:

@@ -19,7 +19,9 @@ the keys a change touches (header directives below); the transform deletes those
 them recomputed, all in one transaction. Staging reads only the changed Parquet partitions, so a
 one-day change does not rescan the lake. Models none of whose inputs a change can reach (e.g. the staging of
 an entity a platform never landed, and all that only reads it) are left as they are ("unchanged" in the run
-report). A full rebuild gives the same rows (tested byte for byte).
+report), and so are those whose inputs all came out of the run with the rows they had (a day re-read with the
+same rows: each recomputed table is fingerprinted before and after, ``changed`` False in the report, and the
+validation skips it). A full rebuild gives the same rows (tested byte for byte).
 
 Header directives (leading ``--`` comment lines of a model):
     -- incremental_key: platform, date         columns that identify the rows a change replaces
@@ -901,10 +903,12 @@ def _built_with_current_layout(con: duckdb.DuckDBPyConnection, models: list[Mode
                for m in models if m.materialized == "table")
 
 
-def _log(model: Model, rows: int | None, started: float, mode: str) -> dict:
+def _log(model: Model, rows: int | None, started: float, mode: str, *, changed: bool = True) -> dict:
+    """One line per model; ``changed`` False: the model ran and its rows came out as they were."""
     ms = round((time.perf_counter() - started) * 1000)
-    log.info("%-12s %-48s %10s rows %7d ms", mode, model.relation, "-" if rows is None else rows, ms)
-    return {"model": model.relation, "rows": rows, "ms": ms, "mode": mode}
+    log.info("%-12s %-48s %10s rows %7d ms%s", mode, model.relation, "-" if rows is None else rows, ms,
+             "  (same rows)" if not changed and rows is not None else "")
+    return {"model": model.relation, "rows": rows, "ms": ms, "mode": mode, "changed": changed}
 
 
 def _run_model_sql(con: duckdb.DuckDBPyConnection, model: Model, sql: str, statement: str) -> Any:
@@ -1029,19 +1033,30 @@ def _run_incremental(con: duckdb.DuckDBPyConnection, settings: Settings, models:
         if model.relation in before_run:
             _run_model_sql(con, model, model.affected_keys,
                            f"create or replace temp table _keys__{model.schema}__{model.name} as {{sql}}")
+    # the relations whose rows this run really changed, so far: a model whose inputs all came out as they were
+    # (a re-dropped export with the same rows, a change none of its keys reach) is not recomputed, and the
+    # validation after the run skips it too
+    changed_rows = {relation for relation in touched if relation.startswith("raw.")}
     results = []
     for model in models:
         started = time.perf_counter()
+        reads_lake = any(schema == "raw" for schema, _ in _REFERENCE.findall(model.sql))
         if model.materialized == "view":
             results.append(_create_view(con, model, started))
+            if reads_lake or model.references & changed_rows:
+                changed_rows.add(model.relation)
             continue
-        if model.relation not in touched:
-            results.append(_log(model, None, started, "unchanged"))
+        if model.relation not in touched or not (reads_lake or model.references & changed_rows):
+            results.append(_log(model, None, started, "unchanged", changed=False))
             continue
         if not model.incremental_key:
+            before = _fingerprint(con, model.relation)
             _run_model_sql(con, model, model.sql, f"create or replace table {model.relation} as {{sql}}")
             rows = con.execute(f"select count(*) from {model.relation}").fetchall()[0][0]
-            results.append(_log(model, rows, started, "full"))
+            same = before is not None and before == _fingerprint(con, model.relation)
+            results.append(_log(model, rows, started, "full", changed=not same))
+            if not same:
+                changed_rows.add(model.relation)
             continue
         keys = f"_keys__{model.schema}__{model.name}"
         # ... and after the upstream models were refreshed (catches new rows).
@@ -1054,8 +1069,10 @@ def _run_incremental(con: duckdb.DuckDBPyConnection, settings: Settings, models:
             _run_model_sql(con, model, model.affected_keys,
                            f"create or replace temp table {keys} as select distinct {key_cols} from ({{sql}})")
         if not con.execute(f"select exists (select 1 from {keys})").fetchall()[0][0]:
-            results.append(_log(model, 0, started, "incremental"))    # the change touches none of its keys
+            # the change touches none of its keys
+            results.append(_log(model, 0, started, "incremental", changed=False))
             continue
+        before = _fingerprint(con, model.relation, keys, model.incremental_key)
         bound = _key_filtered_since(con, model, keys)
         since = ""
         if bound is not None:
@@ -1079,8 +1096,30 @@ def _run_incremental(con: duckdb.DuckDBPyConnection, settings: Settings, models:
                               f"on {_key_join('m', 'k', model.incremental_key)}").fetchall()[0][0]
         if model.relation in replaced:
             _keep_replaced_rows(con, model, keys, replaced[model.relation])
-        results.append(_log(model, rows, started, "incremental"))
+        same = before is not None and before == _fingerprint(con, model.relation, keys, model.incremental_key)
+        results.append(_log(model, rows, started, "incremental", changed=not same))
+        if not same:
+            changed_rows.add(model.relation)
     return results
+
+
+# Rows above which a model's rows are taken as changed without comparing them: hashing them before and after
+# would cost more than re-validating the table saves (W10M's incremental day replaces 340 k snapshots).
+FINGERPRINT_MAX_ROWS = 100_000
+
+
+def _fingerprint(con: duckdb.DuckDBPyConnection, relation: str, keys: str | None = None,
+                 key: list[str] | None = None) -> tuple[int, int] | None:
+    """Row count and the sum of the rows' 64-bit hashes (a multiset fingerprint: order-free, duplicates
+    counted) of ``relation``, or of its rows with a key in the ``keys`` table; None above
+    FINGERPRINT_MAX_ROWS. Equal before and after a run: the rows came out as they were (a different multiset
+    with the same fingerprint has a chance of about 2^-64)."""
+    where = f" semi join {keys} as _key on {_key_join('_row', '_key', key or [])}" if keys else ""
+    rows = con.execute(f"select count(*) from {relation} as _row{where}").fetchall()[0][0]
+    if rows > FINGERPRINT_MAX_ROWS:
+        return None
+    return con.execute(f"select count(*), coalesce(sum(hash(_row)::hugeint), 0) from {relation} as _row{where}"
+                       ).fetchall()[0]
 
 
 def _replaced_columns(con: duckdb.DuckDBPyConnection, models: list[Model]) -> dict[str, list[str]]:

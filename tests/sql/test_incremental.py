@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline import quality
 from pipeline.transform import TransformError, connect, discover_models, normalise_changed, run_transform
 
 from .conftest import land_core, metrics_row
@@ -184,6 +185,31 @@ def test_models_a_change_cannot_reach_are_left_unchanged(settings):
     assert modes["staging.stg_instagram__leads"] == "unchanged"
     assert modes["staging.stg_tiktok__post"] == "unchanged"
     assert modes["audit.kpi_daily_leads"] == "unchanged"
+
+
+def test_a_day_read_again_with_the_same_rows_is_not_recomputed_downstream_nor_revalidated(settings, tmp_path):
+    land_core(settings)
+    run_transform(settings)
+    before = export_all(settings, tmp_path / "before")
+    # 03-02 is reported changed, but its partitions hold the rows they held (an export dropped twice)
+    result = run_transform(settings, changed={"instagram": ["2026-03-02"]})
+    runs = {m["model"]: (m["mode"], m["changed"]) for m in result["models"]}
+    # staging re-reads the day and finds the same rows ...
+    assert runs["staging.stg_instagram__post_metrics"] == ("incremental", False)
+    assert runs["staging.stg_instagram__account_daily"] == ("incremental", False)
+    # ... so nothing that reads them is recomputed
+    assert runs["intermediate.int_post_metrics__snapshots"] == ("unchanged", False)
+    assert runs["audit.kpi_daily_account"] == ("unchanged", False)
+    assert runs["audit.kpi_post"] == ("unchanged", False)
+    assert export_all(settings, tmp_path / "after") == before
+    # and the validation after it re-checks only the raw views of the platform that landed
+    assert quality.changed_relations(settings, result) == ["raw.instagram__*"]
+    # a real revision of that day still reaches the marts
+    revise_lake(settings)
+    runs = {m["model"]: (m["mode"], m["changed"])
+            for m in run_transform(settings, changed={"instagram": ["2026-03-02"]})["models"]}
+    assert runs["staging.stg_instagram__post_metrics"] == ("incremental", True)
+    assert runs["audit.kpi_post"] == ("incremental", True)
 
 
 def test_since_filtered_inputs_need_a_bound_and_a_reference(tmp_path):

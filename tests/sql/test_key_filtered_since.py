@@ -57,9 +57,13 @@ def test_inputs_are_read_only_from_the_bound(settings, query, tmp_path):
     run_transform(custom)
     # full: p1 likes in pull 03-02 40 + 40 (this model does not drop the re-pulled duplicate) + 48 in 03-03 = 128
     assert query("select likes from intermediate.int_totals where post_id = 'p1'") == [(128,)]
+    # pull day 03-03 re-landed with p1 at 50 likes (was 48)
+    land(settings, "instagram", "post_metrics", "2026-03-03", "ig1", [
+        metrics_row("p1", 1000, 700, 50, 6, 4, 2, 12), metrics_row("p2", 800, 600, 30, 6, 2, 2, 8),
+        metrics_row("p3", 1000, 900, 60, 10, 5, 5, 20)])
     run_transform(custom, changed={"instagram": ["2026-03-03"]})
-    # incremental on 03-03 with the bound 03-03: only p1's 03-03 row (48) was re-read
-    assert query("select likes from intermediate.int_totals where post_id = 'p1'") == [(48,)]
+    # incremental on 03-03 with the bound 03-03: only p1's 03-03 row (50) was re-read (the full sum is 130)
+    assert query("select likes from intermediate.int_totals where post_id = 'p1'") == [(50,)]
 
 
 def test_increments_reread_the_whole_history_of_a_changed_post(settings, query):
