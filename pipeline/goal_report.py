@@ -384,6 +384,9 @@ def _goal_card(page: _Page, row: dict[str, Any], chart: GoalChart | None, drawn:
     numbers = [("current", _num(row.get("current"))), ("target", _num(row.get("target"))),
                ("progress", _pct(row.get("progress_pct"))), ("time", _pct(row.get("time_elapsed_pct"))),
                ("forecast", forecast), ("deadline", str(row["deadline"]))]
+    if row["status"] == "achieved" and row.get("achieved_on"):
+        # achieved sticks from that day (goals.py): today's value may have dropped below the target since
+        numbers.append(("achieved on", str(row["achieved_on"])[:10]))
     parts = [
         f'<div class="card" id="goal-{_e(row["goal_id"])}">',
         f'<h3>{_e(row["title"])} {_badge(row["status"])}</h3>',
@@ -425,6 +428,11 @@ def _objectives(objectives: list[dict[str, Any]]) -> str:
     return f'<div class="cards">{"".join(cards)}</div>'
 
 
+def _achieved_on(row: dict[str, Any]) -> str:
+    return f' <span class="muted">on {_e(str(row["achieved_on"])[:10])}</span>' \
+        if row["status"] == "achieved" and row.get("achieved_on") else ""
+
+
 def _goals_table(rows: list[dict[str, Any]]) -> str:
     head = "".join(f"<th>{h}</th>" for h in ("goal", "title", "kpi", "current", "target", "progress",
                                              "deadline", "status"))
@@ -435,7 +443,7 @@ def _goals_table(rows: list[dict[str, Any]]) -> str:
             f'<td>{_e(row["kpi"])}</td><td class="num">{_e(_num(row.get("current")))}</td>'
             f'<td class="num">{_e(_num(row.get("target")))}</td>'
             f'<td class="num">{_pct(row.get("progress_pct"))}</td><td>{_e(row["deadline"])}</td>'
-            f'<td>{_badge(row["status"])}</td></tr>')
+            f'<td>{_badge(row["status"])}{_achieved_on(row)}</td></tr>')
     return f'<div class="scroll"><table><tr>{head}</tr>{"".join(body)}</table></div>'
 
 

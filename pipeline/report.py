@@ -46,6 +46,17 @@ def _forecast(goal: dict[str, Any]) -> str:
     return f"{_num(goal['projected_at_deadline'])}{band}"
 
 
+def _status(goal: dict[str, Any]) -> str:
+    """Problems in capitals; an achieved reach goal with the day it got there (it sticks: the KPI may have
+    dropped since, so today's progress can read below 100 %)."""
+    status = goal["status"]
+    if status in ("off_track", "missed", "stale"):
+        return status.upper()
+    if status == "achieved" and goal.get("achieved_on"):
+        return f"achieved on {str(goal['achieved_on'])[:10]}"
+    return status
+
+
 def render(document: dict[str, Any]) -> str:
     """Render a snapshot document (the JSON file's content) as a plain-text table."""
     from rich import box
@@ -63,8 +74,7 @@ def render(document: dict[str, Any]) -> str:
             goal["goal_id"], goal["kpi"], goal["scope"], _num(goal["current"]), _num(goal["target"]),
             _pct(goal["progress_pct"]), _pct(goal["time_elapsed_pct"]),
             "-" if goal["pace_ratio"] is None else f"{goal['pace_ratio']:.2f}",
-            _forecast(goal), str(goal["deadline"]), goal["status"].upper() if goal["status"] in
-            ("off_track", "missed", "stale") else goal["status"],
+            _forecast(goal), str(goal["deadline"]), _status(goal),
         )
     buffer = io.StringIO()
     console = Console(file=buffer, width=WIDTH, color_system=None, force_terminal=False, highlight=False)

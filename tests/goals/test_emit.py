@@ -16,7 +16,7 @@ import duckdb
 import pytest
 
 from pipeline.emit import idempotency_key, run_snapshots
-from pipeline.report import status_table
+from pipeline.report import render, status_table
 from pipeline.settings import Settings
 
 from .conftest import METRICS_YML, insert_account_daily, write_goals
@@ -201,6 +201,17 @@ def test_without_webhook_url_events_are_recorded_not_sent(goal_settings: Setting
     assert len(result["events"]) == 1 and result["webhooks"] == {"delivered": 0, "failed": 0, "superseded": 0}
     assert table_rows(goal_settings, "select previous_status, status, delivery from ops.goal_events") == [
         ("off_track", "at_risk", "not_configured")]
+
+
+def test_an_achieved_goal_shows_the_day_it_got_there() -> None:
+    # a reach goal that met its target on 10-14 and has dropped below it since: achieved sticks (goals.py)
+    goal = {"goal_id": "sov_up", "kpi": "share_of_voice", "scope": "platforms=x", "current": 46.1, "target": 50.9,
+            "progress_pct": -97.0, "time_elapsed_pct": 73.0, "pace_ratio": None, "projected_at_deadline": None,
+            "projected_low": None, "projected_high": None, "deadline": "2026-12-31", "status": "achieved",
+            "achieved_on": "2026-10-14", "smart_warnings": []}
+    row = next(line for line in render({"as_of": "2026-12-07", "goals": [goal]}).splitlines() if "sov_up" in line)
+    assert row.split() == ["sov_up", "share_of_voice", "platforms=x", "46.1", "50.9", "-97%", "73%", "-", "-",
+                           "2026-12-31", "achieved", "on", "2026-10-14"]
 
 
 def test_status_table_renders_the_latest_snapshot(goal_settings: Settings) -> None:

@@ -259,6 +259,17 @@ def test_goal_without_data_or_no_longer_in_goals_yml_says_why():
     assert "data-spec" not in page.split("<h2>KPI trends</h2>")[0]
 
 
+def test_an_achieved_goal_shows_the_day_it_got_there():
+    # achieved sticks (goals.py): the KPI has dropped back to 150 since it reached 200 on 10-14
+    achieved = {**_row("reached", status="achieved"), "current": 150.0, "progress_pct": 50.0,
+                "achieved_on": "2026-10-14"}
+    page = render_report({"as_of": "2026-10-20", "objectives": [], "goals": [achieved, _row("going")]}, {})
+    card = page.split('id="goal-reached"')[1].split('id="goal-going"')[0]
+    assert "<span>achieved on <b>2026-10-14</b></span>" in card
+    assert '>achieved</span> <span class="muted">on 2026-10-14</span></td>' in page     # the "All goals" table
+    assert page.count("2026-10-14") == 2                                              # not on the other goal
+
+
 def test_period_labels():
     periods = [PeriodResult("2026-Q3", date(2026, 7, 1), date(2026, 9, 30), 10.0, 12.0, "missed")]
     spec = goal_report.periods_spec(_row("q"), periods)
