@@ -73,10 +73,10 @@ log = logging.getLogger("goalpost.transform")
 
 LAYERS = (("staging", "staging"), ("intermediate", "intermediate"), ("marts", "audit"))
 CATALOGUE_SCHEMAS = ("raw", "staging", "intermediate", "audit", "marts")
-# Peak RSS = DuckDB's limit + ~100 MB of process (W10M: 800MB -> 896 MiB rebuild, 160MB -> 279 MiB incremental day;
-# rebuild time within noise of 1GB: the snapshot window spills either way). bench/RESULTS.md, DECISIONLOG.
+# Peak RSS = DuckDB's limit + ~100 MB of process (W10M: 800MB -> 899 MiB rebuild, time within noise of 1GB: the
+# snapshot window spills either way; 256MB -> 366 MiB incremental day, 192MB runs out). bench/RESULTS.md, DECISIONLOG.
 DEFAULT_MEMORY_LIMIT = "800MB"
-DEFAULT_INCREMENTAL_MEMORY_LIMIT = "160MB"
+DEFAULT_INCREMENTAL_MEMORY_LIMIT = "256MB"
 
 # Which entities each platform may land (the contract with the connectors); each gets a raw view.
 # File drops land under platform=files with account_id '<network>.<account>' (pipeline.filedrop).
@@ -626,8 +626,8 @@ def memory_limit(variable: str = "GOALPOST_DUCKDB_MEMORY_LIMIT", default: str = 
 
 def incremental_memory_limit() -> str:
     """DuckDB's memory limit for an incremental run: small, because the buffer pool otherwise keeps every
-    warehouse block the run read cached up to the full limit (W10M day: 450 MB peak RSS at 1GB, 372 MB at
-    256MB, 279 MB at 160MB, same time; 128MB runs out). A run that needs more is repeated with the full limit (``run_transform``)."""
+    warehouse block the run read cached up to the full limit (W10M day: 450 MB peak RSS at 1GB, 366 MB at
+    256MB, 341 MB at 224MB, same time; 192MB runs out). A run that needs more is repeated with the full limit (``run_transform``)."""
     return memory_limit("GOALPOST_DUCKDB_INCREMENTAL_MEMORY_LIMIT", DEFAULT_INCREMENTAL_MEMORY_LIMIT)
 
 
