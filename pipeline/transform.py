@@ -627,7 +627,8 @@ def memory_limit(variable: str = "GOALPOST_DUCKDB_MEMORY_LIMIT", default: str = 
 def incremental_memory_limit() -> str:
     """DuckDB's memory limit for an incremental run: small, because the buffer pool otherwise keeps every
     warehouse block the run read cached up to the full limit (W10M day: 450 MB peak RSS at 1GB, 366 MB at
-    256MB, 341 MB at 224MB, same time; 192MB runs out). A run that needs more is repeated with the full limit (``run_transform``)."""
+    256MB, 341 MB at 224MB, same time; 192MB runs out). A run that needs more is repeated with the full limit, and
+    one that runs out there too is replaced by a full rebuild (``run_transform``)."""
     return memory_limit("GOALPOST_DUCKDB_INCREMENTAL_MEMORY_LIMIT", DEFAULT_INCREMENTAL_MEMORY_LIMIT)
 
 
@@ -825,8 +826,7 @@ def run_transform(settings: Settings, *, full_refresh: bool = False, changed: An
                 results = _build_reading_mixed_schemas_by_name(con, settings, models, changed_pairs,
                                                                incremental=True, by_name=by_name)
             except (TransformError, duckdb.OutOfMemoryException) as exc:
-                if not isinstance(exc, duckdb.OutOfMemoryException) \
-                        and not isinstance(exc.__cause__, duckdb.OutOfMemoryException):
+                if not _out_of_memory(exc):
                     raise
                 # rolled back: nothing of the attempt stays; the same run again with the full limit
                 log.warning("incremental run needs more than %s: repeating it with %s (%s)",
@@ -835,8 +835,21 @@ def run_transform(settings: Settings, *, full_refresh: bool = False, changed: An
                 # the same rows again in that connection ("Conflict on tuple deletion", W10M at 4x history)
                 con.close()
                 con = connect(settings)
-                results = _build_reading_mixed_schemas_by_name(con, settings, models, changed_pairs,
-                                                               incremental=True, by_name=by_name)
+                try:
+                    results = _build_reading_mixed_schemas_by_name(con, settings, models, changed_pairs,
+                                                                   incremental=True, by_name=by_name)
+                except (TransformError, duckdb.OutOfMemoryException) as again:
+                    if not _out_of_memory(again):
+                        raise
+                    # e.g. a week revised across 10x W10M's accounts: deleting millions of keys needs more
+                    # than the limit, while a rebuild (it spills) does not. Slower, same rows.
+                    log.warning("incremental run needs more than %s too: rebuilding every model instead (%s)",
+                                memory_limit(), again)
+                    con.close()
+                    con = connect(settings)
+                    mode = "full"
+                    results = _build_reading_mixed_schemas_by_name(con, settings, models, changed_pairs,
+                                                                   incremental=False, by_name=by_name)
         else:
             results = _build_reading_mixed_schemas_by_name(con, settings, models, changed_pairs,
                                                            incremental=False, by_name=by_name)
@@ -848,6 +861,10 @@ def run_transform(settings: Settings, *, full_refresh: bool = False, changed: An
         "changed": sorted([p, d.isoformat()] for p, d in changed_pairs),
         "ms": round((time.perf_counter() - started) * 1000),
     }
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.OutOfMemoryException) or isinstance(exc.__cause__, duckdb.OutOfMemoryException)
 
 
 def _build_reading_mixed_schemas_by_name(con: duckdb.DuckDBPyConnection, settings: Settings,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import duckdb
 import pytest
 
-from pipeline import quality
+from pipeline import quality, transform
 from pipeline.transform import TransformError, connect, discover_models, normalise_changed, run_transform
 
 from .conftest import land_core, metrics_row
@@ -160,6 +161,27 @@ def test_an_incremental_run_out_of_memory_is_repeated_with_the_full_limit(settin
     assert result["mode"] == "incremental"
     assert any(r.getMessage().startswith("incremental run needs more than 1KB: repeating it with 800MB (")
                for r in caplog.records)
+    full_settings = dataclasses.replace(settings, warehouse_path=tmp_path / "full.duckdb")
+    run_transform(full_settings)
+    assert export_all(settings, tmp_path / "incremental") == export_all(full_settings, tmp_path / "full")
+
+
+def test_an_incremental_run_out_of_memory_at_the_full_limit_too_rebuilds_every_model(settings, tmp_path, monkeypatch,
+                                                                                    caplog):
+    land_core(settings)
+    run_transform(settings)
+    revise_lake(settings)
+
+    def out_of_memory(*args, **kwargs):
+        raise duckdb.OutOfMemoryException("Out of Memory Error: failed to pin block of size 256.0 KiB")
+
+    monkeypatch.setattr(transform, "_run_incremental", out_of_memory)     # both incremental attempts run out
+    with caplog.at_level("WARNING", logger="goalpost.transform"):
+        result = run_transform(settings, changed={"instagram": ["2026-03-02", "2026-03-03", "2026-03-04"]})
+    assert result["mode"] == "full"
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == [
+        "incremental run needs more than 256MB: repeating it with 800MB",
+        "incremental run needs more than 800MB too: rebuilding every model instead"]
     full_settings = dataclasses.replace(settings, warehouse_path=tmp_path / "full.duckdb")
     run_transform(full_settings)
     assert export_all(settings, tmp_path / "incremental") == export_all(full_settings, tmp_path / "full")
