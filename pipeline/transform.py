@@ -820,36 +820,31 @@ def run_transform(settings: Settings, *, full_refresh: bool = False, changed: An
         # a full refresh tries the fast read of every raw view again (a re-landed lake may be uniform now)
         by_name = set() if full_refresh else _raw_views_read_by_name(con)
         if incremental:
-            try:
-                # inside the try: DuckDB refuses a limit below what it holds already (then: the full limit)
-                con.execute(f"set memory_limit = {_literal(incremental_memory_limit())}")
-                results = _build_reading_mixed_schemas_by_name(con, settings, models, changed_pairs,
-                                                               incremental=True, by_name=by_name)
-            except (TransformError, duckdb.OutOfMemoryException) as exc:
-                if not _out_of_memory(exc):
-                    raise
-                # rolled back: nothing of the attempt stays; the same run again with the full limit
-                log.warning("incremental run needs more than %s: repeating it with %s (%s)",
-                            incremental_memory_limit(), memory_limit(), exc)
-                # on a new connection: after an out-of-memory delete was rolled back, DuckDB refuses to delete
-                # the same rows again in that connection ("Conflict on tuple deletion", W10M at 4x history)
-                con.close()
-                con = connect(settings)
+            # out of memory, the run is rolled back (nothing of the attempt stays) and tried again: incremental
+            # with the full limit, then as a full rebuild (e.g. a week revised across 10x W10M's accounts: deleting
+            # millions of keys needs more than the limit, while a rebuild spills and succeeds; slower, same rows)
+            for attempt in range(3):
                 try:
+                    if attempt == 0:
+                        # inside the try: DuckDB refuses a limit below what it holds already (then: the full limit)
+                        con.execute(f"set memory_limit = {_literal(incremental_memory_limit())}")
                     results = _build_reading_mixed_schemas_by_name(con, settings, models, changed_pairs,
-                                                                   incremental=True, by_name=by_name)
-                except (TransformError, duckdb.OutOfMemoryException) as again:
-                    if not _out_of_memory(again):
+                                                                   incremental=attempt < 2, by_name=by_name)
+                    break
+                except (TransformError, duckdb.OutOfMemoryException) as exc:
+                    if attempt == 2 or not _out_of_memory(exc):
                         raise
-                    # e.g. a week revised across 10x W10M's accounts: deleting millions of keys needs more
-                    # than the limit, while a rebuild (it spills) does not. Slower, same rows.
-                    log.warning("incremental run needs more than %s too: rebuilding every model instead (%s)",
-                                memory_limit(), again)
+                    if attempt == 0:
+                        log.warning("incremental run needs more than %s: repeating it with %s (%s)",
+                                    incremental_memory_limit(), memory_limit(), exc)
+                    else:
+                        log.warning("incremental run needs more than %s too: rebuilding every model instead (%s)",
+                                    memory_limit(), exc)
+                        mode = "full"
+                    # on a new connection: after an out-of-memory delete was rolled back, DuckDB refuses to delete
+                    # the same rows again in that connection ("Conflict on tuple deletion", W10M at 4x history)
                     con.close()
                     con = connect(settings)
-                    mode = "full"
-                    results = _build_reading_mixed_schemas_by_name(con, settings, models, changed_pairs,
-                                                                   incremental=False, by_name=by_name)
         else:
             results = _build_reading_mixed_schemas_by_name(con, settings, models, changed_pairs,
                                                            incremental=False, by_name=by_name)
