@@ -535,26 +535,38 @@ def _is_own(record: dict[str, str], spec: ExportFormat, handle: str, account: st
     return handle.lower() in {_handle(name).lower() for name in owners}
 
 
+def _dated_counts(record: dict[str, str], spec: ExportFormat, network: str, export_day: date, label: str,
+                  names: tuple[str, ...]) -> tuple[date, dict[str, Any], list[str]]:
+    """The day and the counts of a row of daily counts (competitor followers, job applications), with the
+    problems that quarantine it; ``label`` names the row in a refusal (its handle or job)."""
+    day_text = _cell(record, spec.columns["date"])
+    if not day_text:
+        raise ValueError(f"{label}: row without a date")
+    day = parse_moment(day_text, spec, export_day).astimezone(ZoneInfo(spec.timezone)).date()
+    problems: list[str] = []
+    if problem := _date_problem(day, network, export_day):
+        problems.append(problem)
+    counts = _counts(record, spec, names, problems)
+    # worded as landing words them, so its own check does not repeat them (pipeline.landing.quarantine_reasons)
+    problems += [f"negative {name}: {value}" for name, value in counts.items() if value is not None and value < 0]
+    return day, counts, problems
+
+
+def _quarantine_reason(where: str, problems: list[str]) -> str | None:
+    # a quarantined row names its file and line, so the user can fix the export
+    return f"{where}: {'; '.join(problems)}" if problems else None
+
+
 def _competitor_row(parsed: ParsedExport, record: dict[str, str], spec: ExportFormat, network: str,
                     export_day: date, where: str) -> None:
     handle = _handle(_cell(record, spec.columns["handle"]) or "")
     if not handle:
         raise ValueError("row without the tracked account's handle")
-    day_text = _cell(record, spec.columns["date"])
-    if not day_text:
-        raise ValueError(f"@{handle}: row without a date")
-    day = parse_moment(day_text, spec, export_day).astimezone(ZoneInfo(spec.timezone)).date()
-    problems: list[str] = []
-    if problem := _date_problem(day, network, export_day):
-        problems.append(problem)
-    counts = _counts(record, spec, COMPETITOR_COUNTS, problems)
-    # worded as landing words them, so its own check does not repeat them (pipeline.landing.quarantine_reasons)
-    problems += [f"negative {name}: {value}" for name, value in counts.items() if value is not None and value < 0]
+    day, counts, problems = _dated_counts(record, spec, network, export_day, f"@{handle}", COMPETITOR_COUNTS)
     parsed.rows.setdefault("competitor_account_daily", []).append({
         "date": day, "report_timezone": PLATFORM_TIMEZONES[network], "handle": handle,
         "is_own": _is_own(record, spec, handle, parsed.account), **counts,
-        # a quarantined row names its file and line, so the user can fix the export
-        "quarantine_reason": f"{where}: {'; '.join(problems)}" if problems else None})
+        "quarantine_reason": _quarantine_reason(where, problems)})
 
 
 def _application_row(parsed: ParsedExport, record: dict[str, str], spec: ExportFormat, network: str,
@@ -562,18 +574,10 @@ def _application_row(parsed: ParsedExport, record: dict[str, str], spec: ExportF
     job_id = (_cell(record, spec.columns["job_id"]) or "").strip()
     if not job_id:
         raise ValueError("row without its job id")
-    day_text = _cell(record, spec.columns["date"])
-    if not day_text:
-        raise ValueError(f"job {job_id}: row without a date")
-    day = parse_moment(day_text, spec, export_day).astimezone(ZoneInfo(spec.timezone)).date()
-    problems: list[str] = []
-    if problem := _date_problem(day, network, export_day):
-        problems.append(problem)
-    counts = _counts(record, spec, ("applications", "hires"), problems)
-    problems += [f"negative {name}: {value}" for name, value in counts.items() if value is not None and value < 0]
+    day, counts, problems = _dated_counts(record, spec, network, export_day, f"job {job_id}",
+                                          ("applications", "hires"))
     parsed.rows.setdefault("applications", []).append({
-        "date": day, "job_id": job_id, **counts,
-        "quarantine_reason": f"{where}: {'; '.join(problems)}" if problems else None})
+        "date": day, "job_id": job_id, **counts, "quarantine_reason": _quarantine_reason(where, problems)})
 
 
 def export_day_of(path: Path) -> date:
