@@ -30,10 +30,10 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.goals import evaluate_goal, evaluate_goals, evaluate_periods, load_goals_file  # noqa: E402
-from pipeline.metrics import load_metrics  # noqa: E402
-from pipeline.runtime import load_source_specs  # noqa: E402
-from pipeline.settings import get_settings  # noqa: E402
+from pipeline.goals import evaluate_goal, evaluate_goals, evaluate_periods, load_goals_file
+from pipeline.metrics import load_metrics
+from pipeline.runtime import load_source_specs
+from pipeline.settings import get_settings
 
 
 def synthetic_goals(template: dict, count: int) -> dict:

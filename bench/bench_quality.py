@@ -78,8 +78,11 @@ def _validate_with_pandas(settings, as_of: dt.date) -> dict:
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         relations, _ = quality._non_empty_relations(con, settings, suites, None)
         planned, _ = quality._plan(relations, suites)
-        from great_expectations.data_context.types.base import DataContextConfig, InMemoryStoreBackendDefaults
-        from great_expectations.data_context.types.base import ProgressBarsConfig
+        from great_expectations.data_context.types.base import (
+            DataContextConfig,
+            InMemoryStoreBackendDefaults,
+            ProgressBarsConfig,
+        )
 
         context = gx.get_context(mode="ephemeral", project_config=DataContextConfig(
             store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),

@@ -9,7 +9,7 @@ whole value, a NULL value gains NULL; new_engagements = the sum of the four coun
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd

@@ -7,7 +7,7 @@ int_post_metrics__snapshots / int_post_metrics__lifetime."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import polars as pl
 

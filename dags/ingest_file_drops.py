@@ -21,8 +21,16 @@ import pendulum
 from airflow.providers.standard.triggers.file import FileDeleteTrigger
 from airflow.sdk import Asset, AssetAny, AssetOrTimeSchedule, AssetWatcher, CronTriggerTimetable, dag, task
 
-from pipeline.runtime import (EVENT_BUS_ASSET, EVENT_BUS_CHANNEL, EVENT_BUS_CONN_ID, FILES_PLATFORM,
-                              INBOX_READY_ASSET, default_args, inbox_marker, raw_asset_uri)
+from pipeline.runtime import (
+    EVENT_BUS_ASSET,
+    EVENT_BUS_CHANNEL,
+    EVENT_BUS_CONN_ID,
+    FILES_PLATFORM,
+    INBOX_READY_ASSET,
+    default_args,
+    inbox_marker,
+    raw_asset_uri,
+)
 from pipeline.settings import get_settings
 
 raw_files = Asset(raw_asset_uri(FILES_PLATFORM))

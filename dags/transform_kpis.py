@@ -17,8 +17,15 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, AssetAny, dag, task
 
-from pipeline.runtime import (AUDIT_ASSET, FILES_PLATFORM, MARTS_ASSET, WAREHOUSE_POOL, default_args,
-                              load_source_specs, raw_asset_uri)
+from pipeline.runtime import (
+    AUDIT_ASSET,
+    FILES_PLATFORM,
+    MARTS_ASSET,
+    WAREHOUSE_POOL,
+    default_args,
+    load_source_specs,
+    raw_asset_uri,
+)
 from pipeline.settings import get_settings
 
 raw_assets = [Asset(raw_asset_uri(s.platform)) for s in load_source_specs(get_settings())]

@@ -92,7 +92,7 @@ def ingest(platform: str, since: dt.datetime | None, until: dt.datetime | None, 
     if platform not in specs:
         raise click.BadParameter(f"unknown platform {platform!r}; valid: {', '.join(sorted(specs))}",
                                  param_hint="--platform")
-    until_day = until.date() if until else dt.datetime.now(dt.timezone.utc).date()
+    until_day = until.date() if until else dt.datetime.now(dt.UTC).date()
     since_day = since.date() if since else None
     if since_day and since_day >= until_day:
         raise click.BadParameter(f"--since {since_day} must be before --until {until_day}", param_hint="--since")
@@ -210,7 +210,7 @@ def validate(as_of: dt.datetime | None) -> None:
     from pipeline.quality import validate as run_validate
 
     settings = _settings()
-    run_id = f"cli__{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%S}"
+    run_id = f"cli__{dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%S}"
     try:
         summary = run_validate(settings, run_id=run_id, as_of=as_of.date() if as_of else None)
     except QualityGateFailed as exc:    # the message names the run, each failed expectation and a sample
@@ -260,7 +260,7 @@ def snapshot(as_of: dt.datetime | None, backfill: bool, notify: bool | None) -> 
     from pipeline.serving import ServingError
     from pipeline.transform import TransformError
 
-    day = as_of.date() if as_of else dt.datetime.now(dt.timezone.utc).date()
+    day = as_of.date() if as_of else dt.datetime.now(dt.UTC).date()
     try:
         _echo_json(run_snapshots(_settings(), as_of=day, run_id=f"cli__{day.isoformat()}",
                                  backfill=backfill, notify_backfill=notify))
@@ -495,7 +495,13 @@ def _progress_printer(started: float):
 def demo(timeout: float) -> None:
     """The whole chain on the real runtime: fake API -> ingest DAGs -> Assets -> transform -> validate ->
     publish -> goal snapshots; then stop everything and print the goal status table."""
-    from pipeline.runtime import DEFAULT_UI_PORT, GoalpostRuntimeError, chain_done, free_port, load_source_specs
+    from pipeline.runtime import (
+        DEFAULT_UI_PORT,
+        GoalpostRuntimeError,
+        chain_done,
+        free_port,
+        load_source_specs,
+    )
 
     started = time.monotonic()
     settings = _settings()
@@ -515,7 +521,7 @@ def demo(timeout: float) -> None:
     from pipeline.fakeapi.exports import write_demo_applications, write_demo_exports, write_demo_orders
 
     # Exports dropped by hand are a source too: the file-drop DAG's first run ingests these.
-    today = dt.datetime.now(dt.timezone.utc).date()
+    today = dt.datetime.now(dt.UTC).date()
     for export in write_demo_exports(settings.inbox_dir, until=today):
         click.echo(f"dropped demo export {export.name} into {settings.inbox_dir}")
     # A shop's orders export and its mapping file (issue #24: CLV, retention, CAC of social-acquired customers)
@@ -535,7 +541,7 @@ def demo(timeout: float) -> None:
     except GoalpostRuntimeError as exc:
         try:
             tasks = runtime.failed_tasks()
-        except Exception:  # the metadata DB itself may be what broke
+        except Exception:  # noqa: BLE001 - the metadata DB itself may be what broke
             tasks = []
         failed = "".join(f"\n  failed task {d}.{t}: logs in {folder}" for d, _, t, folder in tasks)
         raise click.ClickException(f"{exc}{failed}\n(all logs: {runtime.config.log_dir})") from exc

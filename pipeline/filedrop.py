@@ -32,7 +32,7 @@ import logging
 import os
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -139,7 +139,7 @@ def parse_mentions_json(path: Path, text: str) -> Parsed:
             raise FileDropError(f"mentions[{index}].hashtags is not a list: {hashtags!r}")
         rows.append({
             "mention_id": str(item["id"]),
-            "created_at": created.astimezone(timezone.utc),
+            "created_at": created.astimezone(UTC),
             "brand": mentioned,
             "is_competitor": mentioned != brand,
             "author_handle": item.get("author"),
@@ -228,7 +228,7 @@ def _digest(path: Path) -> str:
 def _store(path: Path, folder: Path, digest: str | None) -> Path:
     """Move ``path`` into ``folder`` under its hashed name (a symlink is moved as a link, never followed)."""
     folder.mkdir(parents=True, exist_ok=True)
-    name = stored_name(path, digest) if digest else f"{path.name}.{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}"
+    name = stored_name(path, digest) if digest else f"{path.name}.{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
     target = folder / name
     os.replace(path, target)
     return target

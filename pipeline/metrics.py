@@ -47,7 +47,7 @@ class Metric(BaseModel):
     scale: float = 1.0
 
     @model_validator(mode="after")
-    def _check(self) -> "Metric":
+    def _check(self) -> Metric:
         names = [self.name, self.table, self.time_column, *self.dimensions]
         names += [c for c in (self.column, self.numerator, self.denominator) if c]
         bad = [n for n in names if not _IDENTIFIER.match(n)]

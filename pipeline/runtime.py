@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from pipeline.settings import REPO_ROOT, Settings
 
@@ -554,7 +554,7 @@ class Runtime:
         self.airflow("pools", "import", str(pools_file))
 
     # -- processes --------------------------------------------------------------------------
-    def start(self, *, migrate: bool = True, healthy_timeout: float = 120) -> Runtime:
+    def start(self, *, migrate: bool = True, healthy_timeout: float = 120) -> Self:
         """Migrate, start every process, import the pools while they come up (the scheduler leaves a task of a
         pool not imported yet for its next loop; ~2.5 s off every start), wait until healthy. On failure,
         stop what was started."""
@@ -636,7 +636,7 @@ class Runtime:
             self._engine.dispose()
             self._engine = None
 
-    def __enter__(self) -> Runtime:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

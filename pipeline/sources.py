@@ -95,7 +95,7 @@ class SourceConfig(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _provided(self) -> "SourceConfig":
+    def _provided(self) -> SourceConfig:
         from pipeline.connectors import CONNECTORS, provided_entities
 
         missing = [e for e in self.entities if e not in provided_entities(self.platform)]

@@ -30,7 +30,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
@@ -321,13 +321,13 @@ def parse_utc(text: str) -> datetime:
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         raise ValueError(f"timestamp without a zone: {text!r}")
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
-def from_epoch(value: int | float, *, millis: bool = False) -> datetime:
+def from_epoch(value: float, *, millis: bool = False) -> datetime:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"epoch timestamp must be a number, got {value!r}")
-    return datetime.fromtimestamp(value / 1000 if millis else value, timezone.utc)
+    return datetime.fromtimestamp(value / 1000 if millis else value, UTC)
 
 
 def as_date(value: date | str) -> date:
@@ -372,7 +372,7 @@ class Connector:
         self.session = self._session()
         self._account: str | None = None
         self._window: tuple[date, date] | None = None
-        self.clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)   # the pull moment; tests pin it
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)   # the pull moment; tests pin it
 
     def _session(self) -> requests.Session:
         retry = _RetryAfterCapped(
@@ -436,7 +436,7 @@ class Connector:
         """The day a count read now stands for (followers, follower demographics: values as of now, no history):
         the end of the previous UTC day, the day a daily run pulls right after. A window without that day cannot
         be pulled for such a count (a backfill of last month gets no follower rows, rather than today's)."""
-        return self.clock().astimezone(timezone.utc).date() - timedelta(days=1)
+        return self.clock().astimezone(UTC).date() - timedelta(days=1)
 
     def fetch_post_metrics(self, account_id: str, posts: Sequence[PostRef], pulled_at: datetime) -> pa.Table:
         """Lifetime metrics of ``posts`` as the platform reports them now, one row per post, stamped with the
@@ -447,7 +447,7 @@ class Connector:
         if "post_metrics" not in self.ENTITIES:
             raise UnsupportedEntityError(f"{self.platform}: entity 'post_metrics' is not provided; "
                                          f"available: {', '.join(self.ENTITIES)}")
-        pulled_at = pulled_at.astimezone(timezone.utc)
+        pulled_at = pulled_at.astimezone(UTC)
         self._account = account_id
         self._window = (pulled_at.date(), pulled_at.date() + timedelta(days=1))
         rows = self.post_metrics(account_id, list(posts)) if posts else []

@@ -47,12 +47,23 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, ClassVar
 
 from pipeline.connectors.base import (
-    AuthenticationError, BadRequestError, Connector, ConnectorError, MalformedResponseError, Paging,
-    PermissionDeniedError, PostRef, RateLimitedError, ServerError, _retry_after_seconds, as_count, from_epoch,
+    AuthenticationError,
+    BadRequestError,
+    Connector,
+    ConnectorError,
+    MalformedResponseError,
+    Paging,
+    PermissionDeniedError,
+    PostRef,
+    RateLimitedError,
+    ServerError,
+    _retry_after_seconds,
+    as_count,
+    from_epoch,
     reason,
 )
 from pipeline.connectors.utm import utm_from_text
@@ -90,7 +101,7 @@ SERVER_CODES = frozenset({"internal_error"})
 
 def epoch_ms(day: date) -> int:
     """Midnight UTC of ``day`` as epoch milliseconds (the ``/v2/video/list/`` cursor unit)."""
-    return int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp() * 1000)
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
 
 
 @dataclass(frozen=True)
@@ -113,14 +124,14 @@ class VideoListPaging(Paging):
 
 class TikTokConnector(Connector):
     platform = "tiktok"
-    ENTITIES = {"account_daily": "account_daily", "post": "posts", "post_metrics": "post_metrics"}
+    ENTITIES: ClassVar[dict[str, str]] = {"account_daily": "account_daily", "post": "posts", "post_metrics": "post_metrics"}
     API_PREFIX = "/tiktok/v2"
     ACCOUNT_FROM_TOKEN = True
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         # The pull's clock (the snapshot day of account_daily); tests pin it.
-        self.now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     # -- HTTP: the v2 envelope --
 
@@ -175,7 +186,7 @@ class TikTokConnector(Connector):
     def account_daily(self, account_id: str, since: date, until: date) -> list[dict[str, Any]]:
         # follower_count is a count as of now: it stands for the end of the previous UTC day, the day a daily
         # run pulls right after (the same rule as X); an older window cannot be pulled (no history)
-        day = self.now().astimezone(timezone.utc).date() - timedelta(days=1)
+        day = self.now().astimezone(UTC).date() - timedelta(days=1)
         if not since <= day < until:
             log.info("tiktok: account_daily is a snapshot of the end of %s, outside [%s, %s): nothing to pull",
                      day, since, until)

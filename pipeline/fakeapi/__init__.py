@@ -36,10 +36,11 @@ from __future__ import annotations
 import threading
 from datetime import date
 from types import TracebackType
+from typing import Self
 
 from pipeline.fakeapi import facebook_pages, ga4, linkedin, meta, tiktok, xapi
 from pipeline.fakeapi.data import DEMO_ACCOUNTS
-from pipeline.fakeapi.server import FakeApi, Handler, ApiHttpServer
+from pipeline.fakeapi.server import ApiHttpServer, FakeApi, Handler
 
 DEFAULT_TOKEN = "demo-token"
 _MODULES = (meta, facebook_pages, linkedin, tiktok, xapi, ga4)
@@ -76,7 +77,7 @@ class FakeApiServer:
     def requests_seen(self) -> int:
         return len(self.api.request_log)
 
-    def start(self) -> "FakeApiServer":
+    def start(self) -> FakeApiServer:
         self._thread = threading.Thread(target=self._server.serve_forever, name="fakeapi", daemon=True)
         self._thread.start()
         return self
@@ -96,7 +97,7 @@ class FakeApiServer:
         if self._thread:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> "FakeApiServer":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,

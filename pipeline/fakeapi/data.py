@@ -18,8 +18,8 @@ import hashlib
 import math
 import random
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 EPOCH = date(2026, 1, 1)            # trend origin; any day before or after works
@@ -44,7 +44,6 @@ NATIVE_TZ = {
     "instagram": ZoneInfo("America/Los_Angeles"),
     "facebook": ZoneInfo("America/Los_Angeles"),
 }
-UTC = timezone.utc
 
 # Monday..Sunday: B2C audiences are quieter at the weekend.
 WEEKDAY_FACTOR = (1.05, 1.10, 1.08, 1.0, 0.95, 0.80, 0.72)
@@ -119,7 +118,7 @@ def followers(platform: str, account: str, day: date) -> int:
     p = profile(platform, account)
     n = (day - EPOCH).days
     noise = rng("followers", platform, account, day).gauss(0, p.daily_growth * 0.6)
-    return max(0, int(round(p.base_followers + p.daily_growth * n + noise)))
+    return max(0, round(p.base_followers + p.daily_growth * n + noise))
 
 
 @lru_cache(maxsize=65_536)   # pure function of its arguments; paging re-asks the same days

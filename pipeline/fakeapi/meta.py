@@ -25,7 +25,16 @@ from urllib.parse import urlencode
 
 from pipeline.fakeapi import data
 from pipeline.fakeapi.server import (
-    ApiError, PlatformStyle, Reply, Request, Route, decode_cursor, encode_cursor, int_arg, iso_date, slice_page,
+    ApiError,
+    PlatformStyle,
+    Reply,
+    Request,
+    Route,
+    decode_cursor,
+    encode_cursor,
+    int_arg,
+    iso_date,
+    slice_page,
 )
 
 AUDIENCE_METRICS = ("audience_gender_age", "audience_country")

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -55,7 +55,7 @@ class Request:
     base_url: str
     match: re.Match[str]
     ignore_cursor: bool = False
-    today: date = field(default_factory=lambda: datetime.now(timezone.utc).date())   # the fake world's clock
+    today: date = field(default_factory=lambda: datetime.now(UTC).date())   # the fake world's clock
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         return self.query.get(name, self.body.get(name, default))
@@ -178,7 +178,7 @@ def apply_record_fault(reply: Reply, fault: str) -> None:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True      # headers and body go out as separate writes: avoid 40 ms ACK stalls
-    server: "ApiHttpServer"
+    server: ApiHttpServer
 
     def log_message(self, format: str, *args: Any) -> None:   # quiet: tests and demo read stdout
         return

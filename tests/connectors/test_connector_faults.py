@@ -12,8 +12,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.connectors import (
-    AuthenticationError, ConnectorError, MalformedResponseError, PaginationLoopError, RateLimitedError,
-    SchemaDriftError, ServerError, get_connector,
+    AuthenticationError,
+    ConnectorError,
+    MalformedResponseError,
+    PaginationLoopError,
+    RateLimitedError,
+    SchemaDriftError,
+    ServerError,
+    get_connector,
 )
 from pipeline.credentials import Credentials
 from pipeline.landing import land_window

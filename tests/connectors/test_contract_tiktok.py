@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +15,14 @@ import pytest
 
 from pipeline.connectors import get_connector
 from pipeline.connectors.base import (
-    AuthenticationError, BadRequestError, HttpPolicy, PermissionDeniedError, PostRef, RateLimitedError,
-    SchemaDriftError, ServerError,
+    AuthenticationError,
+    BadRequestError,
+    HttpPolicy,
+    PermissionDeniedError,
+    PostRef,
+    RateLimitedError,
+    SchemaDriftError,
+    ServerError,
 )
 from pipeline.connectors.tiktok import VIDEO_OBJECT_FIELDS, TikTokConnector, VideoListPaging, epoch_ms
 from pipeline.credentials import Credentials
@@ -29,7 +35,7 @@ POLICY = HttpPolicy(timeout=5, retries=1, backoff_factor=0.001, backoff_max=0.01
 LIST_FIELDS = "id,create_time,title,video_description,share_url"
 QUERY_FIELDS = "id,like_count,comment_count,share_count,view_count"
 USER_FIELDS = "open_id,follower_count,following_count,likes_count,video_count"
-PULLED_AT = datetime(2026, 11, 25, 6, 30, tzinfo=timezone.utc)
+PULLED_AT = datetime(2026, 11, 25, 6, 30, tzinfo=UTC)
 WHERE = "(connection 'goalpost_tiktok', account 'tt_brand', window 2026-11-25..2026-11-25)"
 
 
@@ -86,7 +92,7 @@ def test_posts_request_and_a_video_without_create_time_is_schema_drift(httpserve
 
 def test_video_row_maps_the_documented_fields():
     video = fixture("video_list_page1_docs.json")["data"]["videos"][0]
-    created = datetime(2022, 3, 9, 10, 0, tzinfo=timezone.utc)
+    created = datetime(2022, 3, 9, 10, 0, tzinfo=UTC)
     assert TikTokConnector.video_row(video, created) == {
         "post_id": "7080213458555737986", "created_at": created, "content_type": "video", "is_paid": None,
         "campaign": None, "variant": None, "partner_handle": None, "author_type": "brand",
@@ -265,7 +271,7 @@ def fake():
 def fake_connector(fake: Any) -> TikTokConnector:
     tiktok = get_connector("tiktok", Credentials(fake.url, fake.token), policy=POLICY)
     assert isinstance(tiktok, TikTokConnector)
-    tiktok.now = lambda: datetime.combine(TODAY, datetime.min.time(), timezone.utc) + timedelta(hours=6)
+    tiktok.now = lambda: datetime.combine(TODAY, datetime.min.time(), UTC) + timedelta(hours=6)
     return tiktok
 
 
@@ -310,7 +316,7 @@ def test_fake_serves_posts_lifetime_metrics_and_the_follower_snapshot(fake):
     assert [p["post_id"] for p in posts] == [p.post_id for p in expected]
     assert [(p["campaign"], p["variant"]) for p in posts] == [(p.campaign, p.variant) for p in expected]
     refs = [PostRef(p["post_id"], p["created_at"]) for p in posts]
-    pulled = datetime.combine(TODAY, datetime.min.time(), timezone.utc) + timedelta(hours=6)
+    pulled = datetime.combine(TODAY, datetime.min.time(), UTC) + timedelta(hours=6)
     metrics = tiktok.fetch_post_metrics("tt_brand", refs, pulled).to_pylist()
     for row, post in zip(metrics, expected, strict=True):
         lifetime = data.post_lifetime_metrics(post, TODAY)
@@ -319,7 +325,7 @@ def test_fake_serves_posts_lifetime_metrics_and_the_follower_snapshot(fake):
             (post.post_id, TODAY, lifetime["likes"], lifetime["comments"], lifetime["shares"],
              lifetime["video_views"], lifetime["video_views"], None, None, None, None)
     # the fake world's clock is the end of TODAY: the daily run for TODAY pulls the follower count on TODAY + 1
-    tiktok.now = lambda: datetime.combine(TODAY + timedelta(1), datetime.min.time(), timezone.utc) + timedelta(hours=6)
+    tiktok.now = lambda: datetime.combine(TODAY + timedelta(1), datetime.min.time(), UTC) + timedelta(hours=6)
     snapshot = tiktok.fetch("account_daily", "tt_brand", TODAY - timedelta(2), TODAY + timedelta(1)).to_pylist()
     assert [(r["date"], r["followers"]) for r in snapshot] == [(TODAY, data.followers("tiktok", "tt_brand", TODAY))]
     assert not tiktok.schema_drift

@@ -40,16 +40,16 @@ def test_repo_sources_cover_every_platform():
 
 
 @pytest.mark.parametrize(("body", "message"), [
-    ("sources:\n  tiktok:\n    connection_id: c\n    accounts: [a]\n    entities: [videos]\n"
-     "    start_date: '2026-01-01'\n    revision_days: 1\n", "sources.tiktok.entities: Value error, unknown entity 'videos'"),
-    ("sources:\n  tiktok:\n    connection_id: c\n    accounts: [a]\n    entities: [mentions]\n"
-     "    start_date: '2026-01-01'\n    revision_days: 1\n", "sources.tiktok: Value error, tiktok does not provide 'mentions'"),
-    ("sources:\n  ga4:\n    connection_id: c\n    accounts: ['../etc']\n    entities: [web_sessions]\n"
-     "    start_date: '2026-01-01'\n    revision_days: 1\n", "sources.ga4.accounts: Value error, account id '../etc'"),
-    ("sources:\n  tiktok:\n    connection_id: tt\n    accounts: [a, b]\n    entities: [post]\n"
-     "    start_date: '2026-01-01'\n    revision_days: 1\n",
-     "sources.tiktok: Value error, tiktok: the token of connection 'tt' identifies one account, so it cannot pull "
-     "2 accounts (a, b); list one account for this source"),
+    (("sources:\n  tiktok:\n    connection_id: c\n    accounts: [a]\n    entities: [videos]\n"
+     "    start_date: '2026-01-01'\n    revision_days: 1\n"), "sources.tiktok.entities: Value error, unknown entity 'videos'"),
+    (("sources:\n  tiktok:\n    connection_id: c\n    accounts: [a]\n    entities: [mentions]\n"
+     "    start_date: '2026-01-01'\n    revision_days: 1\n"), "sources.tiktok: Value error, tiktok does not provide 'mentions'"),
+    (("sources:\n  ga4:\n    connection_id: c\n    accounts: ['../etc']\n    entities: [web_sessions]\n"
+     "    start_date: '2026-01-01'\n    revision_days: 1\n"), "sources.ga4.accounts: Value error, account id '../etc'"),
+    (("sources:\n  tiktok:\n    connection_id: tt\n    accounts: [a, b]\n    entities: [post]\n"
+     "    start_date: '2026-01-01'\n    revision_days: 1\n"),
+     ("sources.tiktok: Value error, tiktok: the token of connection 'tt' identifies one account, so it cannot pull "
+     "2 accounts (a, b); list one account for this source")),
     ("sources: [1, 2]\n", "expected a mapping with a 'sources' key"),
 ])
 def test_bad_sources_file_error_names_the_file_and_key(tmp_path: Path, body, message):

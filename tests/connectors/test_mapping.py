@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
 from pipeline.connectors import CONNECTORS, ConnectorError, UnsupportedEntityError, get_connector
-from pipeline.credentials import Credentials
 from pipeline.connectors.utm import lead_type_for_form, platform_from_source, utm_from_text
+from pipeline.credentials import Credentials
 from pipeline.fakeapi import data
 from pipeline.landing import AS_OF_PULL_ENTITIES, land_window
 from pipeline.schemas import schema_for
@@ -118,7 +118,7 @@ def test_every_entity_lands_cleanly_in_its_window(platform, entity, credentials,
     connector = get_connector(platform, credentials, policy=FAST)
     if (platform, entity) in SNAPSHOTS_OF_NOW:
         # a count as of now (no history) is dated the day before the pull: pull on 10-07, land 10-06
-        connector.clock = connector.now = lambda: datetime(2026, 10, 7, 6, tzinfo=timezone.utc)
+        connector.clock = connector.now = lambda: datetime(2026, 10, 7, 6, tzinfo=UTC)
     table = connector.fetch(entity, DEMO[platform], since, until)
     assert table.num_rows > 0 and table.column("quarantine_reason").null_count == table.num_rows
     landed = land_window(table, platform=platform, entity=entity, account_id=DEMO[platform], since=since,

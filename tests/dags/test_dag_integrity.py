@@ -10,8 +10,19 @@ from datetime import timedelta
 
 import pytest
 
-from pipeline.runtime import (AUDIT_ASSET, INBOX_READY_ASSET, MARTS_ASSET, OWNER, SNAPSHOTS_ASSET, WAREHOUSE_POOL,
-                              api_pool, inbox_marker, load_source_specs, pool_config, raw_asset_uri)
+from pipeline.runtime import (
+    AUDIT_ASSET,
+    INBOX_READY_ASSET,
+    MARTS_ASSET,
+    OWNER,
+    SNAPSHOTS_ASSET,
+    WAREHOUSE_POOL,
+    api_pool,
+    inbox_marker,
+    load_source_specs,
+    pool_config,
+    raw_asset_uri,
+)
 from pipeline.settings import REPO_ROOT, get_settings
 
 DAGS_DIR = REPO_ROOT / "dags"

@@ -19,7 +19,7 @@ from pipeline.settings import get_settings
 from tests.e2e.conftest import TEST_DAY, write_mentions_export
 
 DAY = dt.date.fromisoformat(TEST_DAY)
-LOGICAL = dt.datetime.combine(DAY, dt.time(0), tzinfo=dt.timezone.utc)
+LOGICAL = dt.datetime.combine(DAY, dt.time(0), tzinfo=dt.UTC)
 
 
 def _dagbag():

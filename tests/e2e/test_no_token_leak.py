@@ -9,6 +9,7 @@ import json
 import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import duckdb
 import pytest
@@ -23,9 +24,9 @@ DAY = dt.date(2026, 11, 25)
 
 
 class _Receiver(BaseHTTPRequestHandler):
-    bodies: list[bytes] = []
+    bodies: ClassVar[list[bytes]] = []
 
-    def do_POST(self):  # noqa: N802 (http.server API)
+    def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         _Receiver.bodies.append(b"".join(f"{k}: {v}\n".encode() for k, v in self.headers.items()) + body)
         self.send_response(204)

@@ -18,9 +18,21 @@ import psutil
 import pytest
 
 from pipeline.cli import FAKE_API_TOKEN
-from pipeline.runtime import (EVENT_BUS_ASSET, EVENT_BUS_CHANNEL, INBOX_READY_ASSET, Runtime, RuntimeConfig,
-                              _airflow_bin, chain_done, connection_json, drop_file, free_port, inbox_marker,
-                              load_source_specs, raise_on_failed)
+from pipeline.runtime import (
+    EVENT_BUS_ASSET,
+    EVENT_BUS_CHANNEL,
+    INBOX_READY_ASSET,
+    Runtime,
+    RuntimeConfig,
+    _airflow_bin,
+    chain_done,
+    connection_json,
+    drop_file,
+    free_port,
+    inbox_marker,
+    load_source_specs,
+    raise_on_failed,
+)
 from tests.conftest import require_service
 from tests.e2e.conftest import write_mentions_export
 

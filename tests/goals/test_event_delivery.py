@@ -230,7 +230,7 @@ def test_the_dag_flags_airflow_backfill_runs(monkeypatch: pytest.MonkeyPatch) ->
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     snapshot = module.goal_snapshots().get_task("snapshot").python_callable
-    end = dt.datetime(2026, 9, 5, tzinfo=dt.timezone.utc)
+    end = dt.datetime(2026, 9, 5, tzinfo=dt.UTC)
     for run_type in (DagRunType.BACKFILL_JOB, DagRunType.ASSET_TRIGGERED, DagRunType.MANUAL):
         snapshot(data_interval_end=end, dag_run=SimpleNamespace(run_type=run_type), run_id=f"{run_type}__x")
     assert [(c["as_of"], c["backfill"]) for c in calls] == [

@@ -90,8 +90,8 @@ def test_target_forms() -> None:
 # one bad field of an otherwise valid goal -> (line, field, message) of the error
 BAD_FIELDS = {
     "unknown KPI lists the valid names": (
-        {"kpi": "folowers"}, 5, "kpi", "unknown KPI 'folowers'; valid KPIs: audience_growth_rate, csat, daily_er, "
-        "followers, impressions, leads, median_first_response_minutes"),
+        {"kpi": "folowers"}, 5, "kpi", ("unknown KPI 'folowers'; valid KPIs: audience_growth_rate, csat, daily_er, "
+        "followers, impressions, leads, median_first_response_minutes")),
     "Time-bound: deadline after start": (
         {"deadline": "2026-08-01"}, 9, "deadline", "Time-bound: deadline 2026-08-01 is not after start 2026-09-01"),
     "Time-bound: a deadline or a recurrence": (
@@ -100,8 +100,8 @@ BAD_FIELDS = {
         {"scope": "{campaign: spring}"}, 6, "scope.campaign",
         "Specific: KPI 'followers' has no 'campaign' dimension (it splits by: platform, account_id)"),
     "objective names the allowed values": (
-        {"objective": "fame"}, 4, "objective", "Input should be 'awareness', 'reputation', 'traffic', "
-        "'engagement', 'conversions', 'leads', 'events', 'customer_service' or 'recruiting'"),
+        {"objective": "fame"}, 4, "objective", ("Input should be 'awareness', 'reputation', 'traffic', "
+        "'engagement', 'conversions', 'leads', 'events', 'customer_service' or 'recruiting'")),
     "target that is no number": (
         {"target": "a lot"}, 7, "target",
         "target 'a lot' is not a number, a relative change like '+15%' or a duration like '2 minutes'"),
@@ -180,8 +180,8 @@ def test_static_smart_warnings_specific_and_relevant(tmp_path: Path, metrics: Me
     path = bad_goal(tmp_path, objective="leads", scope="{}")
     (goal,) = load_goals(path, metrics)
     assert goal.smart_warnings == (
-        "Specific: no scope; name platforms, accounts or a campaign "
-        "(the goal covers every platform and account)",
+        ("Specific: no scope; name platforms, accounts or a campaign "
+        "(the goal covers every platform and account)"),
         "Relevant: KPI 'followers' does not fit objective 'leads' (it fits: awareness)",
     )
     letters = smart_check(goal, metrics.get("followers"))

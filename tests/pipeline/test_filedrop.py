@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -23,7 +23,7 @@ def drop(settings, source: Path, *, exported: date = date(2026, 11, 5), name: st
     """Copy an export into the inbox, its modification day (the export day) set to ``exported``."""
     target = settings.inbox_dir / (name or source.name)
     shutil.copy(source, target)
-    moment = datetime(exported.year, exported.month, exported.day, 12, tzinfo=timezone.utc).timestamp()
+    moment = datetime(exported.year, exported.month, exported.day, 12, tzinfo=UTC).timestamp()
     os.utime(target, (moment, moment))
     return target
 
@@ -65,7 +65,6 @@ def test_not_a_whole_number(text):
 
 # ------------------------------------------------------------------------------------------ every built-in format
 
-UTC = timezone.utc
 
 
 def test_meta_business_suite_post_exports_land_as_posts_and_a_lifetime_snapshot(settings):
@@ -209,9 +208,9 @@ def test_a_mapping_file_turns_a_foreign_csv_into_the_same_kpis_as_an_api_pull(se
     other = settings.home.parent / "api"
     import dataclasses
     api = dataclasses.replace(settings, lake_dir=other / "lake", warehouse_path=other / "warehouse.duckdb")
-    land(api, "instagram", "post", "2026-04-01", "ig_brand", [dict(post_id="q1", created_at=ts("2026-04-01T15:00"))])
-    land(api, "instagram", "post_metrics", "2026-04-03", "ig_brand", [dict(post_id="q1", likes=30, comments=3,
-                                                                            reach=400)])
+    land(api, "instagram", "post", "2026-04-01", "ig_brand", [{"post_id": "q1", "created_at": ts("2026-04-01T15:00")}])
+    land(api, "instagram", "post_metrics", "2026-04-03", "ig_brand", [{"post_id": "q1", "likes": 30, "comments": 3,
+                                                                            "reach": 400}])
     run_transform(api)
     con = connect(api, read_only=True)
     try:
@@ -228,8 +227,8 @@ def test_a_bad_mapping_file_is_named_with_its_key(settings):
     drop(settings, EXPORTS / "x_brand__tweet_activity.csv")
     result = ingest_inbox(settings)
     assert [q["reason"] for q in result["quarantined"]] == [
-        f"{settings.mappings_dir / 'broken.yml'}: entity: 'tweets' is not one of ['posts', 'account_daily', 'orders', "
-        f"'competitor_account_daily', 'applications']"]
+        (f"{settings.mappings_dir / 'broken.yml'}: entity: 'tweets' is not one of ['posts', 'account_daily', 'orders', "
+        f"'competitor_account_daily', 'applications']")]
 
 
 # ------------------------------------------------------------------------------------------ an inbox nothing can jam
@@ -346,10 +345,10 @@ def test_goalpost_inbox_and_formats_commands(settings, tmp_path):
     result = CliRunner().invoke(main, ["inbox"])
     assert result.exit_code == 1
     assert result.stdout.splitlines() == [
-        "landed  x_brand__tweet_activity.csv: x_tweet_activity -> post x.x_brand, 2 rows (0 held back), "
-        "2026-11-02..2026-11-04, utf-8",
-        "landed  x_brand__tweet_activity.csv: x_tweet_activity -> post_metrics x.x_brand, 2 rows (0 held back), "
-        "2026-11-05..2026-11-06, utf-8"]
+        ("landed  x_brand__tweet_activity.csv: x_tweet_activity -> post x.x_brand, 2 rows (0 held back), "
+        "2026-11-02..2026-11-04, utf-8"),
+        ("landed  x_brand__tweet_activity.csv: x_tweet_activity -> post_metrics x.x_brand, 2 rows (0 held back), "
+        "2026-11-05..2026-11-06, utf-8")]
     assert result.stderr.splitlines()[-1].startswith("refused acme__unknown_format.csv: unknown export format: ")
     listed = CliRunner().invoke(main, ["formats"])
     assert listed.exit_code == 0 and len(listed.stdout.splitlines()) == 10 + 1

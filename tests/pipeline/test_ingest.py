@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pyarrow.parquet as pq
 import pytest
@@ -108,7 +108,7 @@ def snapshot_rows(cfg, day: str) -> list[dict]:
 def test_post_metrics_land_as_the_lifetime_values_of_the_pull_day(settings, tmp_path, pinned_api):
     cfg = snapshot_sources(settings, tmp_path)
     credentials = Credentials(pinned_api.url, pinned_api.token)
-    pulled_at = datetime(2026, 9, 10, 6, 30, tzinfo=timezone.utc)
+    pulled_at = datetime(2026, 9, 10, 6, 30, tzinfo=UTC)
     summary = ingest_account("instagram", "ig_brand", until=date(2026, 9, 10), settings=cfg,
                              credentials=credentials, policy=FAST, pulled_at=pulled_at)
     # posts land for their UTC creation days; the snapshot lands in the partition of the pull day only
@@ -130,7 +130,7 @@ def test_a_second_pull_the_same_day_replaces_the_first_never_doubles(settings, t
     credentials = Credentials(pinned_api.url, pinned_api.token)
     for hour in (6, 18):
         ingest_account("instagram", "ig_brand", until=date(2026, 9, 10), settings=cfg, credentials=credentials,
-                       policy=FAST, pulled_at=datetime(2026, 9, 10, hour, tzinfo=timezone.utc))
+                       policy=FAST, pulled_at=datetime(2026, 9, 10, hour, tzinfo=UTC))
     rows = snapshot_rows(cfg, "2026-09-10")
     assert len(rows) == len({row["post_id"] for row in rows}) > 0
 
@@ -143,7 +143,7 @@ def test_an_old_post_is_re_pulled_on_the_slow_cadence_and_its_kpi_moves(settings
     def pull(day: date) -> dict:
         pinned_api.api.today = day
         return ingest_account("instagram", "ig_brand", until=day, settings=cfg, credentials=credentials,
-                              policy=FAST, pulled_at=datetime.combine(day, datetime.min.time(), timezone.utc))
+                              policy=FAST, pulled_at=datetime.combine(day, datetime.min.time(), UTC))
 
     pull(date(2026, 8, 8))           # the 07-12 posts are 27 days old: inside the 28-day window, pulled
     assert old_posts <= {row["post_id"] for row in snapshot_rows(cfg, "2026-08-08")}
@@ -195,7 +195,7 @@ def test_unknown_fields_are_counted_recorded_and_never_fatal(cfg, credentials, f
     from pipeline.quality import load_schema_drift
 
     fake_api.inject("/ig_brand/insights", "unknown_field", count=100)
-    summary = run(cfg, credentials, date(2026, 9, 3), pulled_at=datetime(2026, 9, 3, 6, tzinfo=timezone.utc))
+    summary = run(cfg, credentials, date(2026, 9, 3), pulled_at=datetime(2026, 9, 3, 6, tzinfo=UTC))
     assert summary["rows"]["account_daily"] == 2                       # landed all the same
     fields = summary["schema_drift"]
     assert list(fields) == ["ig_brand/insights.surprise_field"] and fields["ig_brand/insights.surprise_field"] > 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -122,7 +122,7 @@ def test_timestamp_entities_partition_by_utc_day(settings):
     schema = fetch_schema("mentions")
     table = pa.Table.from_pylist([{
         "platform": "x", "account_id": "x_brand", "mention_id": "m1", "brand": "acme", "is_competitor": False,
-        "created_at": datetime(2026, 9, 1, 23, 59, tzinfo=timezone.utc), "schema_version": 1}], schema=schema)
+        "created_at": datetime(2026, 9, 1, 23, 59, tzinfo=UTC), "schema_version": 1}], schema=schema)
     landed = land_window(table, platform="x", entity="mentions", account_id="x_brand", since=SINCE,
                          until=date(2026, 9, 2), settings=settings)
     assert [(p.dt, p.rows) for p in landed] == [("2026-09-01", 1)]

@@ -162,7 +162,7 @@ def _latest_run(settings: Settings) -> tuple[str, str]:
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         run_id, at = con.execute("select run_id, validated_at from ops.validation_runs "
                                  "order by recorded_at desc limit 1").fetchone()
-    return run_id, f"{at.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
+    return run_id, f"{at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
 def _marts(settings: Settings) -> dict[str, int]:

@@ -37,7 +37,7 @@ def _write_quarantine(settings: Settings) -> None:
     post = schema_for("post")
     table = pa.table({
         "platform": ["instagram"], "account_id": ["acc1"], "post_id": ["p9"],
-        "created_at": [dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)], "content_type": ["image"],
+        "created_at": [dt.datetime(2030, 1, 1, tzinfo=dt.UTC)], "content_type": ["image"],
         "is_paid": [False], "campaign": [None], "variant": [None], "partner_handle": [None],
         "author_type": ["brand"], "caption": ["hello"], "schema_version": [1],
     }, schema=post).append_column("quarantine_reason", pa.array(["created_at in the future"]))
@@ -45,10 +45,10 @@ def _write_quarantine(settings: Settings) -> None:
     folder.mkdir(parents=True)
     pq.write_table(table, folder / "acc1.parquet")
     daily = schema_for("account_daily")
-    table = pa.table({**{f.name: [None] for f in daily}, **{      # columns not named here: null
+    table = pa.table({**{f.name: [None] for f in daily},       # columns not named here: null
         "platform": ["x"], "account_id": ["brand"], "date": [dt.date(2026, 11, 21)],
-        "report_timezone": ["UTC"], "followers": [-3], "impressions": [10], "reach": [5], "schema_version": [1],
-    }}, schema=daily).append_column("quarantine_reason", pa.array(["negative followers"]))
+        "report_timezone": ["UTC"], "followers": [-3], "impressions": [10], "reach": [5], "schema_version": [1]
+    }, schema=daily).append_column("quarantine_reason", pa.array(["negative followers"]))
     folder = settings.lake_dir / "quarantine" / "platform=x" / "entity=account_daily" / "dt=2026-11-21"
     folder.mkdir(parents=True)
     pq.write_table(table, folder / "brand.parquet")
@@ -106,7 +106,7 @@ def test_data_docs_and_html_report_are_built(clean_run: tuple[Settings, dict]) -
 
 
 def test_rerun_with_same_run_id_replaces_results(clean_run: tuple[Settings, dict]) -> None:
-    settings, summary = clean_run
+    settings, _summary = clean_run
     again = quality.validate(settings, run_id="clean-run", as_of=AS_OF, tables=["audit.*"])
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         [(count,)] = con.execute("select count(*) from ops.dq_results where run_id = 'clean-run'").fetchall()
@@ -181,10 +181,10 @@ def test_failing_rows_are_sampled_in_dq_results(
         bad_run: tuple[Settings, quality.QualityGateFailed]) -> None:
     settings, _ = bad_run
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        rows = dict(((table, check), (count, json.loads(sample) if sample else None))
+        rows = {(table, check): (count, json.loads(sample) if sample else None)
                     for table, check, count, sample in con.execute(
                         "select table_name, check_name, unexpected_count, failing_sample "
-                        "from ops.dq_results where run_id = 'bad-run' and not success").fetchall())
+                        "from ops.dq_results where run_id = 'bad-run' and not success").fetchall()}
     assert rows[("audit.kpi_daily_account", "not_null:account_id")] == (1, [None])
     count, sample = rows[("audit.kpi_daily_account", "anomaly:impressions")]
     assert count == 1
@@ -233,11 +233,11 @@ def test_raw_suite_reads_only_recently_landed_partitions(settings: Settings) -> 
     for day, impressions in (("2026-11-24", -1), ("2026-09-01", -7)):  # 2026-09-01 < 2026-10-21
         folder = settings.raw_dir / "platform=instagram" / "entity=account_daily" / f"dt={day}"
         folder.mkdir(parents=True)
-        pq.write_table(pa.table({**{f.name: [None] for f in schema}, **{      # columns not named here: null
+        pq.write_table(pa.table({**{f.name: [None] for f in schema},       # columns not named here: null
             "platform": ["instagram"], "account_id": ["acc1"], "date": [dt.date.fromisoformat(day)],
             "report_timezone": ["America/Los_Angeles"], "followers": [100], "impressions": [impressions],
-            "schema_version": [1],
-        }}, schema=schema), folder / "acc1.parquet")
+            "schema_version": [1]
+        }, schema=schema), folder / "acc1.parquet")
     glob = settings.raw_dir / "platform=instagram" / "entity=account_daily" / "dt=*" / "*.parquet"
     with duckdb.connect(str(settings.warehouse_path)) as con:
         con.execute("create schema raw")
@@ -543,9 +543,9 @@ def test_post_metric_snapshot_checks_by_severity(tmp_path: Path) -> None:
         quality.validate(settings, run_id="snapshots-bad", as_of=AS_OF)
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         failures = _failures(con, "snapshots-bad")
-        samples = dict(((check, json.loads(sample)) for check, sample in con.execute(
+        samples = {check: json.loads(sample) for check, sample in con.execute(
             "select check_name, failing_sample from ops.dq_results "
-            "where run_id = 'snapshots-bad' and not success").fetchall()))
+            "where run_id = 'snapshots-bad' and not success").fetchall()}
     snapshots, lifetime = "intermediate.int_post_metrics__snapshots", "intermediate.int_post_metrics__lifetime"
     assert failures == {
         # p2's clicks increment is -1 ...

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 from pipeline.schemas import PLATFORM_TIMEZONES, SCHEMA_VERSION, schema_for
 from pipeline.settings import Settings
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def ts(text: str) -> dt.datetime:

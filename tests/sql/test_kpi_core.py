@@ -82,10 +82,10 @@ def test_re_pulled_duplicates_are_removed_in_staging(built):
 def land_likes(settings, pulls: list[tuple[str, list[int]]]) -> None:
     """Post q1 of account ig_life, created 2026-04-01; each pull day lands the lifetime likes listed."""
     land(settings, "instagram", "post", "2026-04-01", "ig_life", [
-        dict(post_id="q1", created_at=ts("2026-04-01T15:00"), content_type="image", is_paid=False)])
+        {"post_id": "q1", "created_at": ts("2026-04-01T15:00"), "content_type": "image", "is_paid": False}])
     for day, likes in pulls:
         land(settings, "instagram", "post_metrics", day, "ig_life",
-             [dict(post_id="q1", likes=value) for value in likes])
+             [{"post_id": "q1", "likes": value} for value in likes])
 
 
 def test_lifetime_likes_become_daily_increments_and_one_latest_value(settings, query):
@@ -119,10 +119,10 @@ def test_a_lifetime_decrease_is_recorded_never_negative(settings, query):
 
 def test_an_omitted_metric_is_null_and_never_doubles_the_next_gain(settings, query):
     land(settings, "instagram", "post", "2026-04-01", "ig_life", [
-        dict(post_id="q1", created_at=ts("2026-04-01T15:00"), content_type="image", is_paid=False)])
-    land(settings, "instagram", "post_metrics", "2026-04-02", "ig_life", [dict(post_id="q1", likes=10, saves=4)])
-    land(settings, "instagram", "post_metrics", "2026-04-03", "ig_life", [dict(post_id="q1", likes=12)])
-    land(settings, "instagram", "post_metrics", "2026-04-04", "ig_life", [dict(post_id="q1", likes=13, saves=5)])
+        {"post_id": "q1", "created_at": ts("2026-04-01T15:00"), "content_type": "image", "is_paid": False}])
+    land(settings, "instagram", "post_metrics", "2026-04-02", "ig_life", [{"post_id": "q1", "likes": 10, "saves": 4}])
+    land(settings, "instagram", "post_metrics", "2026-04-03", "ig_life", [{"post_id": "q1", "likes": 12}])
+    land(settings, "instagram", "post_metrics", "2026-04-04", "ig_life", [{"post_id": "q1", "likes": 13, "saves": 5}])
     run_transform(settings)
     assert query("select date::varchar, saves, new_saves, new_engagements "
                  "from intermediate.int_post_metrics__snapshots where post_id = 'q1' order by date") == [
@@ -145,15 +145,15 @@ def test_empty_lake_builds_typed_empty_tables(settings, query):
 
 def test_file_drops_become_rows_of_their_network_and_api_rows_win(settings, query):
     # API: linkedin li_brand on 03-01 and 03-02; file drop (LinkedIn followers export) for 03-02 and 03-03.
-    land(settings, "linkedin", "account_daily", "2026-03-01", "li_brand", [dict(followers=500)])
-    land(settings, "linkedin", "account_daily", "2026-03-02", "li_brand", [dict(followers=510)])
-    land(settings, "files", "account_daily", "2026-03-02", "linkedin.li_brand", [dict(followers=999)])
-    land(settings, "files", "account_daily", "2026-03-03", "linkedin.li_brand", [dict(followers=530)])
+    land(settings, "linkedin", "account_daily", "2026-03-01", "li_brand", [{"followers": 500}])
+    land(settings, "linkedin", "account_daily", "2026-03-02", "li_brand", [{"followers": 510}])
+    land(settings, "files", "account_daily", "2026-03-02", "linkedin.li_brand", [{"followers": 999}])
+    land(settings, "files", "account_daily", "2026-03-03", "linkedin.li_brand", [{"followers": 530}])
     run_transform(settings)
     assert built_rows(query) == [
         ("2026-03-01", 500, None), ("2026-03-02", 510, 10), ("2026-03-03", 530, 20)]   # 510 (API) beats 999
     # a re-dropped export for 03-03 alone, run incrementally, updates that day and the next one's growth
-    land(settings, "files", "account_daily", "2026-03-03", "linkedin.li_brand", [dict(followers=540)])
+    land(settings, "files", "account_daily", "2026-03-03", "linkedin.li_brand", [{"followers": 540}])
     assert run_transform(settings, changed={"files": ["2026-03-03"]})["mode"] == "incremental"
     assert built_rows(query) == [
         ("2026-03-01", 500, None), ("2026-03-02", 510, 10), ("2026-03-03", 540, 30)]
@@ -168,15 +168,15 @@ def test_post_exports_become_posts_of_their_network_and_the_api_wins_a_shared_ke
     # a Meta Business Suite export of ig1 (landed as platform 'files', account 'instagram.ig1'): posts e1 and p1,
     # lifetime values as of the export day 04-03; the API has p1 too (created and pulled on 04-03 as well)
     land(settings, "files", "post", "2026-04-01", "instagram.ig1", [
-        dict(post_id="e1", created_at=ts("2026-04-01T05:00"), content_type="image"),   # 22:00 Pacific on 03-31
-        dict(post_id="p1", created_at=ts("2026-04-01T18:00"), content_type="image", caption="from the export")])
+        {"post_id": "e1", "created_at": ts("2026-04-01T05:00"), "content_type": "image"},   # 22:00 Pacific on 03-31
+        {"post_id": "p1", "created_at": ts("2026-04-01T18:00"), "content_type": "image", "caption": "from the export"}])
     land(settings, "files", "post_metrics", "2026-04-03", "instagram.ig1", [
-        dict(post_id="e1", views=500, reach=400, likes=30, comments=3),
-        dict(post_id="p1", views=900, reach=700, likes=50, comments=5)])
+        {"post_id": "e1", "views": 500, "reach": 400, "likes": 30, "comments": 3},
+        {"post_id": "p1", "views": 900, "reach": 700, "likes": 50, "comments": 5}])
     land(settings, "instagram", "post", "2026-04-01", "ig1", [
-        dict(post_id="p1", created_at=ts("2026-04-01T18:00"), content_type="image", caption="from the API")])
+        {"post_id": "p1", "created_at": ts("2026-04-01T18:00"), "content_type": "image", "caption": "from the API"}])
     land(settings, "instagram", "post_metrics", "2026-04-03", "ig1", [
-        dict(post_id="p1", views=950, reach=720, likes=55, comments=6)])
+        {"post_id": "p1", "views": 950, "reach": 720, "likes": 55, "comments": 6}])
     run_transform(settings)
     assert query("select post_id, source_platform, created_date::varchar, report_timezone, caption "
                  "from intermediate.int_posts__unioned where account_id = 'ig1' order by post_id") == [

@@ -42,8 +42,8 @@ def test_period_rollups_err_variants_and_reach_upper_bound(settings, query):
 
 def test_customer_service_by_hand(settings, query):
     def conversation(cid, opened, responded, agent, csat):
-        return dict(conversation_id=cid, opened_at=ts(opened), agent_id=agent, csat_score=csat,
-                    first_response_at=ts(responded) if responded else None)
+        return {"conversation_id": cid, "opened_at": ts(opened), "agent_id": agent, "csat_score": csat,
+                    "first_response_at": ts(responded) if responded else None}
     land(settings, "facebook", "support_conversations", "2026-03-02", "fb1", [
         conversation("c1", "2026-03-02T17:00", "2026-03-02T17:02", "a1", 5),    # 2 min
         conversation("c2", "2026-03-02T18:00", "2026-03-02T18:10", "a1", 3),    # 10 min
@@ -64,8 +64,8 @@ def test_customer_service_by_hand(settings, query):
 
 def mention(mid, created, brand="acme", competitor=False, sentiment="neutral", followers=None, ugc=False,
             hashtags=None):
-    return dict(mention_id=mid, created_at=ts(created), brand=brand, is_competitor=competitor,
-                sentiment=sentiment, author_followers=followers, is_ugc=ugc, hashtags=hashtags)
+    return {"mention_id": mid, "created_at": ts(created), "brand": brand, "is_competitor": competitor,
+                "sentiment": sentiment, "author_followers": followers, "is_ugc": ugc, "hashtags": hashtags}
 
 
 def test_share_of_voice_sentiment_potential_reach_hashtags(settings, query):
@@ -132,8 +132,8 @@ def test_crisis_spike_and_recovery(settings, query):
 
 def test_web_traffic_from_social(settings, query):
     def row(source, medium, sessions, bounces, conversions, campaign=None, revenue=0.0):
-        return dict(source=source, medium=medium, campaign=campaign, sessions=sessions, engaged_sessions=0,
-                    bounces=bounces, conversions=conversions, revenue=revenue, signups=0, new_customers=0)
+        return {"source": source, "medium": medium, "campaign": campaign, "sessions": sessions, "engaged_sessions": 0,
+                    "bounces": bounces, "conversions": conversions, "revenue": revenue, "signups": 0, "new_customers": 0}
     land(settings, "ga4", "web_sessions", "2026-03-01", "prop1", [
         row("l.facebook.com", "referral", 100, 40, 5, revenue=500.0),
         row("linkedin", "social", 50, 10, 5, campaign="launch"),
@@ -156,11 +156,11 @@ def test_web_traffic_from_social(settings, query):
 
 def test_leads_and_recruiting(settings, query):
     land(settings, "linkedin", "leads", "2026-03-01", "li1", [
-        dict(campaign="launch", lead_type="lead_form", leads=3),
-        dict(campaign=None, lead_type="event_registration", leads=2),
-        dict(campaign=None, lead_type="newsletter", leads=4)])
+        {"campaign": "launch", "lead_type": "lead_form", "leads": 3},
+        {"campaign": None, "lead_type": "event_registration", "leads": 2},
+        {"campaign": None, "lead_type": "newsletter", "leads": 4}])
     land(settings, "linkedin", "applications", "2026-03-01", "li1", [
-        dict(job_id="j1", applications=10, hires=1), dict(job_id="j2", applications=5, hires=0)])
+        {"job_id": "j1", "applications": 10, "hires": 1}, {"job_id": "j2", "applications": 5, "hires": 0}])
     run_transform(settings)
     assert query("select leads, lead_form_leads, event_registrations, newsletter_signups from "
                  "audit.kpi_daily_leads") == [
@@ -171,8 +171,8 @@ def test_leads_and_recruiting(settings, query):
 
 def test_ab_test_matches_scipy(settings, query):
     land(settings, "instagram", "post", "2026-03-01", "ig1", [
-        dict(post_id="a", created_at=ts("2026-03-01T18:00"), campaign="ab1", variant="A"),
-        dict(post_id="b", created_at=ts("2026-03-01T18:00"), campaign="ab1", variant="B")])
+        {"post_id": "a", "created_at": ts("2026-03-01T18:00"), "campaign": "ab1", "variant": "A"},
+        {"post_id": "b", "created_at": ts("2026-03-01T18:00"), "campaign": "ab1", "variant": "B"}])
     land(settings, "instagram", "post_metrics", "2026-03-02", "ig1", [
         metrics_row("a", 1000, 900, 30, 5, 5, 10, 50),
         metrics_row("b", 1000, 900, 40, 10, 10, 10, 80)])
@@ -194,21 +194,21 @@ def test_ab_test_matches_scipy(settings, query):
 
 def test_paid_roi_partners_best_time_and_demographics(settings, query):
     land(settings, "facebook", "ad_spend", "2026-03-01", "fb1", [
-        dict(campaign="launch", spend=200.0, currency="EUR", impressions=10000, clicks=100, acquisitions=4),
-        dict(campaign="collab", spend=50.0, currency="EUR", impressions=2000, clicks=10, acquisitions=0)])
+        {"campaign": "launch", "spend": 200.0, "currency": "EUR", "impressions": 10000, "clicks": 100, "acquisitions": 4},
+        {"campaign": "collab", "spend": 50.0, "currency": "EUR", "impressions": 2000, "clicks": 10, "acquisitions": 0}])
     land(settings, "ga4", "web_sessions", "2026-03-01", "prop1", [
-        dict(source="facebook", medium="paid_social", campaign="launch", sessions=80, engaged_sessions=40,
-             bounces=20, conversions=6, revenue=500.0, signups=0, new_customers=5)])
+        {"source": "facebook", "medium": "paid_social", "campaign": "launch", "sessions": 80, "engaged_sessions": 40,
+             "bounces": 20, "conversions": 6, "revenue": 500.0, "signups": 0, "new_customers": 5}])
     # a partner post on the 'collab' campaign at 18:30 UTC = 10:30 Pacific on Sunday 2026-03-01
     land(settings, "facebook", "post", "2026-03-01", "fb1", [
-        dict(post_id="f1", created_at=ts("2026-03-01T18:30"), campaign="collab", author_type="partner",
-             partner_handle="@maker"),
-        dict(post_id="f2", created_at=ts("2026-03-01T18:45"), author_type="brand")])
+        {"post_id": "f1", "created_at": ts("2026-03-01T18:30"), "campaign": "collab", "author_type": "partner",
+             "partner_handle": "@maker"},
+        {"post_id": "f2", "created_at": ts("2026-03-01T18:45"), "author_type": "brand"}])
     land(settings, "facebook", "post_metrics", "2026-03-02", "fb1", [
         metrics_row("f1", 1000, 800, 60, 10, 5, 5, 30),      # 80 engagements
         metrics_row("f2", 500, 400, 15, 3, 1, 1, 5)])        # 20 engagements
     land(settings, "facebook", "audience_demographics", "2026-03-01", "fb1", [
-        dict(dimension="country", value="DE", followers=300), dict(dimension="country", value="FR", followers=100)])
+        {"dimension": "country", "value": "DE", "followers": 300}, {"dimension": "country", "value": "FR", "followers": 100}])
     run_transform(settings)
     assert query("select spend, acquisitions, cpa, cpc from audit.kpi_daily_paid") == [
         (250.0, 4, 250 / 4, 250 / 110)]

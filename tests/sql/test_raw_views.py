@@ -18,7 +18,7 @@ def view_comments(query) -> dict[str, str]:
 
 def test_unchanged_raw_view_is_kept_and_sees_new_files(settings, query):
     land(settings, "instagram", "post", "2026-03-01", "ig1", [
-        dict(post_id="p1", created_at=ts("2026-03-01T18:00"), content_type="image", is_paid=False)])
+        {"post_id": "p1", "created_at": ts("2026-03-01T18:00"), "content_type": "image", "is_paid": False}])
     run_transform(settings)
     first = view_comments(query)
     assert first["instagram__post"].startswith("instagram post rows as landed in the lake (definition ")
@@ -26,9 +26,9 @@ def test_unchanged_raw_view_is_kept_and_sees_new_files(settings, query):
 
     # a new day of instagram (same glob: view kept) and x's first file (empty view -> glob: re-created)
     land(settings, "instagram", "post", "2026-03-02", "ig1", [
-        dict(post_id="p2", created_at=ts("2026-03-02T18:00"), content_type="image", is_paid=False)])
+        {"post_id": "p2", "created_at": ts("2026-03-02T18:00"), "content_type": "image", "is_paid": False}])
     land(settings, "x", "post", "2026-03-02", "x1", [
-        dict(post_id="xp1", created_at=ts("2026-03-02T10:00"), content_type="text", is_paid=False)])
+        {"post_id": "xp1", "created_at": ts("2026-03-02T10:00"), "content_type": "text", "is_paid": False}])
     run_transform(settings, changed={"instagram": ["2026-03-02"], "x": ["2026-03-02"]})
     second = view_comments(query)
     assert second["instagram__post"] == first["instagram__post"]
@@ -53,8 +53,8 @@ def _land_without(settings, day: str, account_id: str, column: str, rows: list[d
 
 def _metrics(post_id: str, day: str, likes: int, video_views: int | None) -> dict:
     """A lifetime snapshot of ``post_id`` pulled on ``day``."""
-    return dict(post_id=post_id, date=day, impressions=10, reach=5, likes=likes, comments=0, shares=0, saves=0,
-                clicks=0, video_views=video_views)
+    return {"post_id": post_id, "date": day, "impressions": 10, "reach": 5, "likes": likes, "comments": 0, "shares": 0, "saves": 0,
+                "clicks": 0, "video_views": video_views}
 
 
 def test_files_that_differ_in_schema_are_read_by_name_with_the_same_rows(settings, query, caplog):

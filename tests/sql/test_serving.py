@@ -83,7 +83,7 @@ def test_a_reader_keeps_its_snapshot_while_transform_and_publish_write(settings)
     try:
         assert reader.stdout.readline().strip() == "3"       # the reader holds serving.duckdb open from here on
         land(settings, "instagram", "account_daily", "2026-03-04", "ig1", [
-            dict(followers=1040, impressions=1000, reach=800, profile_views=10)])
+            {"followers": 1040, "impressions": 1000, "reach": 800, "profile_views": 10}])
         second = build_and_publish(settings)                  # failed with a lock error before issue #21
         assert second["published"]["kpi_daily_account"] == first["published"]["kpi_daily_account"] + 1
         assert one_value(settings.serving_path, IG1_DAYS) == 4   # a new connection sees the new marts
@@ -147,7 +147,7 @@ def test_a_failed_refresh_keeps_the_previous_copy_and_leaves_no_temporary_file(s
     build_and_publish(settings)
     before = settings.serving_path.read_bytes()
     land(settings, "instagram", "account_daily", "2026-03-04", "ig1", [
-        dict(followers=1040, impressions=1000, reach=800, profile_views=10)])
+        {"followers": 1040, "impressions": 1000, "reach": 800, "profile_views": 10}])
     run_transform(settings)
 
     def full_disk(source, target):

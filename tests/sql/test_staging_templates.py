@@ -8,10 +8,16 @@ from pathlib import Path
 
 import pytest
 
-import pipeline.transform as transform
+from pipeline import transform
 from pipeline.schemas import PLATFORM_TIMEZONES
-from pipeline.transform import (TransformError, discover_models, raw_entities, render_staging,
-                                union_staging, value_columns)
+from pipeline.transform import (
+    TransformError,
+    discover_models,
+    raw_entities,
+    render_staging,
+    union_staging,
+    value_columns,
+)
 
 from .lake import land
 
@@ -106,8 +112,8 @@ def test_concrete_staging_file_overrides_the_template(settings, query, tmp_path)
     models = staging_models(sql_dir)
     assert models["staging.stg_x__leads"].source == "stg_x__leads.sql"
     assert models["staging.stg_tiktok__leads"].source == "templates/stg_platform__leads.sql for tiktok"
-    land(settings, "x", "leads", "2026-03-01", "x1", [dict(date="2026-03-01", lead_type="form", leads=3)])
-    land(settings, "tiktok", "leads", "2026-03-01", "t1", [dict(date="2026-03-01", lead_type="form", leads=3)])
+    land(settings, "x", "leads", "2026-03-01", "x1", [{"date": "2026-03-01", "lead_type": "form", "leads": 3}])
+    land(settings, "tiktok", "leads", "2026-03-01", "t1", [{"date": "2026-03-01", "lead_type": "form", "leads": 3}])
     transform.run_transform(dataclasses.replace(settings, sql_dir=sql_dir))
     # x: 3 leads x 10 by the override; tiktok: 3 from the template
     assert query("select platform, leads from staging.stg_x__leads union all "

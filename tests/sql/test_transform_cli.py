@@ -38,15 +38,15 @@ def test_changed_days_run_incrementally_with_progress_on_stderr(settings, query)
 
 @pytest.mark.parametrize("args, message", [
     (["--changed", "instagram"],
-     "Invalid value for --changed: 'instagram': expected PLATFORM:YYYY-MM-DD or PLATFORM:YYYY-MM-DD..YYYY-MM-DD "
-     "(last day included)"),
+     ("Invalid value for --changed: 'instagram': expected PLATFORM:YYYY-MM-DD or PLATFORM:YYYY-MM-DD..YYYY-MM-DD "
+     "(last day included)")),
     (["--changed", "instagram:2026-03-04..2026-03-01"],
      "Invalid value for --changed: 'instagram:2026-03-04..2026-03-01': 2026-03-04 is after 2026-03-01"),
     (["--changed", "instagram:2026-02-30"],
      "Invalid value for --changed: 'instagram:2026-02-30': day is out of range for month"),
     (["--changed", "myspace:2026-03-01"],
-     "Invalid value for --changed: unknown platform(s) ['myspace']; known: instagram, facebook, tiktok, "
-     "linkedin, x, ga4, files"),
+     ("Invalid value for --changed: unknown platform(s) ['myspace']; known: instagram, facebook, tiktok, "
+     "linkedin, x, ga4, files")),
     (["--full-refresh", "--changed", "x:2026-03-01"],
      "Error: --full-refresh rebuilds everything: it does not take --changed"),
     (["--select", "+kpi_post", "--changed", "x:2026-03-01"],
