@@ -204,7 +204,7 @@ ENTITY_COLUMNS: dict[str, tuple[Column, ...]] = {
     # over, so staging keeps the latest pull (like post_metrics snapshots).
     "web_cohorts": _schema(
         Column("date", "date32", nullable=False),         # the pull's day (last day of the pulled window)
-        Column("report_timezone", "string", nullable=False),
+        Column("report_timezone", "string"),              # null: the reply had no metadata.timeZone (see ga4.py)
         Column("cohort_start", "date32", nullable=False),  # first day of the cohort's month (firstSessionDate range)
         Column("month_n", "int64", nullable=False),        # cohortNthMonth: 0 = the acquisition month
         Column("source", "string", nullable=False),       # firstUserSource

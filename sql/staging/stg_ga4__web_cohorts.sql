@@ -15,7 +15,7 @@ final as (
         'ga4' as platform,
         account_id,
         date,
-        coalesce(report_timezone, 'UTC') as report_timezone,
+        report_timezone,  -- null when GA4's cohort reply did not name it (connector logs it)
         cohort_start,
         month_n,
         lower(trim(source)) as source,

@@ -21,6 +21,7 @@ from pipeline.connectors.base import (
 )
 from pipeline.connectors.ga4 import FIRST_TOUCH_DIMENSIONS, FIRST_TOUCH_METRICS, METRIC_RENAMES
 from pipeline.credentials import Credentials
+from pipeline.landing import quarantine_reasons
 from tests.connectors.conftest import FAST
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "contracts" / "ga4"
@@ -246,6 +247,31 @@ def test_a_cohort_name_we_did_not_ask_for_is_schema_drift(httpserver: HTTPServer
     httpserver.expect_request(PATH, method="POST").respond_with_json(page)
     with pytest.raises(SchemaDriftError, match=r"cohort 'cohort_0' / cohortNthMonth '0000' is not one we asked for"):
         connector(httpserver, page_size=100).fetch("web_cohorts", "123456789", SINCE, UNTIL)
+
+
+def test_a_cohort_reply_without_time_zone_in_any_row_order_lands_every_row(httpserver: HTTPServer, caplog):
+    # Google's documented cohort replies (developers.google.com/analytics/devguides/reporting/data/v1/advanced,
+    # "Cohort report examples") carry "metadata": {} and rows sorted by metric value, not by cohort and month n.
+    page = fixture("web_cohorts_page1_last.json")
+    page["metadata"] = {}
+    page["rows"].sort(key=lambda r: -int(r["metricValues"][1]["value"]))
+    httpserver.expect_request(PATH, method="POST").respond_with_json(page)
+    table = connector(httpserver, page_size=100).fetch("web_cohorts", "123456789", SINCE, UNTIL)
+    rows = table.to_pylist()
+    assert sorted((r["cohort_start"], r["month_n"], r["active_users"], r["report_timezone"]) for r in rows) == [
+        (date(2026, 7, 1), 0, 400, None), (date(2026, 7, 1), 1, 136, None), (date(2026, 7, 1), 2, 100, None),
+        (date(2026, 8, 1), 0, 900, None)]
+    assert quarantine_reasons(table, "web_cohorts") == [None] * 4
+    assert ("ga4: property 123456789: the cohort report has no metadata.timeZone; its rows land with "
+            "report_timezone empty (cohort months are in the property's reporting time zone)") in caplog.messages
+
+
+def test_a_report_by_date_without_time_zone_is_schema_drift(httpserver: HTTPServer):
+    page = fixture("web_first_touch_page1_last.json")
+    page["metadata"] = {}
+    httpserver.expect_request(PATH, method="POST").respond_with_json(page)
+    with pytest.raises(SchemaDriftError, match=r"schema drift in runReport: metadata.timeZone missing"):
+        connector(httpserver, page_size=100).fetch("web_first_touch", "123456789", SINCE, UNTIL)
 
 
 def test_the_fake_api_serves_first_touch_and_cohorts_in_the_fixture_shape(credentials):
