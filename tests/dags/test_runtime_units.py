@@ -48,6 +48,25 @@ def test_airflow_env_has_the_verified_embedded_settings(settings):
         env["AIRFLOW__API_AUTH__JWT_SECRET"]
 
 
+def test_local_executor_tasks_start_from_a_forkserver_with_the_heavy_imports_done(settings):
+    local = runtime.RuntimeConfig(airflow_home=settings.home / "airflow")
+    env = runtime.airflow_env(settings, local, base={})
+    assert env["AIRFLOW__SCHEDULER__MP_START_METHOD"] == "forkserver"
+    assert env["AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD"] == "pipeline.task_preload"
+    # a user who would rather keep the memory than the seconds says so in the environment, and it sticks
+    kept = runtime.airflow_env(settings, local, base={"AIRFLOW__SCHEDULER__MP_START_METHOD": "fork"})
+    assert kept["AIRFLOW__SCHEDULER__MP_START_METHOD"] == "fork"
+    celery = runtime.RuntimeConfig(airflow_home=settings.home / "airflow", executor="CeleryExecutor")
+    assert "AIRFLOW__SCHEDULER__MP_START_METHOD" not in runtime.airflow_env(settings, celery, base={})
+    # what the forkserver imports: GE and scipy.stats loaded, and frozen out of the collector's reach
+    probe = ("import gc, sys, pipeline.task_preload; "
+             "print(all(m in sys.modules for m in ('great_expectations', 'scipy.stats', 'duckdb')), "
+             "gc.get_freeze_count() > 10000)")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.split() == ["True", "True"]
+
+
 def test_event_bus_connection_only_when_configured(settings):
     config = runtime.RuntimeConfig(airflow_home=settings.home / "airflow")
     env = runtime.airflow_env(settings, config, base={"GOALPOST_EVENT_BUS_URL": "redis://127.0.0.1:6379/3"})
