@@ -49,6 +49,7 @@ from pipeline.goals import (
     smart_check,
 )
 from pipeline.metrics import Metric, load_metrics
+from pipeline.report import achieved_day
 from pipeline.settings import Settings
 
 REPORT_NAME = "goal_report.html"
@@ -384,9 +385,8 @@ def _goal_card(page: _Page, row: dict[str, Any], chart: GoalChart | None, drawn:
     numbers = [("current", _num(row.get("current"))), ("target", _num(row.get("target"))),
                ("progress", _pct(row.get("progress_pct"))), ("time", _pct(row.get("time_elapsed_pct"))),
                ("forecast", forecast), ("deadline", str(row["deadline"]))]
-    if row["status"] == "achieved" and row.get("achieved_on"):
-        # achieved sticks from that day (goals.py): today's value may have dropped below the target since
-        numbers.append(("achieved on", str(row["achieved_on"])[:10]))
+    if achieved := achieved_day(row):
+        numbers.append(("achieved on", achieved))
     parts = [
         f'<div class="card" id="goal-{_e(row["goal_id"])}">',
         f'<h3>{_e(row["title"])} {_badge(row["status"])}</h3>',
@@ -429,8 +429,8 @@ def _objectives(objectives: list[dict[str, Any]]) -> str:
 
 
 def _achieved_on(row: dict[str, Any]) -> str:
-    return f' <span class="muted">on {_e(str(row["achieved_on"])[:10])}</span>' \
-        if row["status"] == "achieved" and row.get("achieved_on") else ""
+    achieved = achieved_day(row)
+    return f' <span class="muted">on {_e(achieved)}</span>' if achieved else ""
 
 
 def _goals_table(rows: list[dict[str, Any]]) -> str:

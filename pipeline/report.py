@@ -46,15 +46,21 @@ def _forecast(goal: dict[str, Any]) -> str:
     return f"{_num(goal['projected_at_deadline'])}{band}"
 
 
+def achieved_day(goal: dict[str, Any]) -> str | None:
+    """The day (YYYY-MM-DD) an achieved reach goal got there, else None. Achieved sticks (goals.py): the KPI
+    may have dropped since, so today's progress can read below 100 %."""
+    if goal["status"] == "achieved" and goal.get("achieved_on"):
+        return str(goal["achieved_on"])[:10]
+    return None
+
+
 def _status(goal: dict[str, Any]) -> str:
-    """Problems in capitals; an achieved reach goal with the day it got there (it sticks: the KPI may have
-    dropped since, so today's progress can read below 100 %)."""
+    """Problems in capitals; an achieved goal with the day it got there."""
     status = goal["status"]
     if status in ("off_track", "missed", "stale"):
         return status.upper()
-    if status == "achieved" and goal.get("achieved_on"):
-        return f"achieved on {str(goal['achieved_on'])[:10]}"
-    return status
+    day = achieved_day(goal)
+    return f"achieved on {day}" if day else status
 
 
 def render(document: dict[str, Any]) -> str:
