@@ -1006,12 +1006,17 @@ def _touched_relations(con: duckdb.DuckDBPyConnection, settings: Settings, model
     holding_rows = {f"{schema}.{table}" for schema, table in con.execute(
         "select schema_name, table_name from duckdb_tables() where estimated_size > 0").fetchall()}
     for model in models:                                      # dependency order
-        raw_refs = {f"raw.{t}" for s, t in _REFERENCE.findall(model.sql) if s == "raw"}
+        raw_refs = _raw_references(model)
         reads_changed_platform = any(r.removeprefix("raw.").split("__", 1)[0] in platforms for r in raw_refs)
         if (raw_refs & touched or model.references & touched
                 or (reads_changed_platform and model.relation in holding_rows)):
             touched.add(model.relation)
     return touched
+
+
+def _raw_references(model: Model) -> set[str]:
+    """The raw views (the lake) ``model``'s SQL reads; ``Model.references`` holds only the other models."""
+    return {f"raw.{t}" for s, t in _REFERENCE.findall(model.sql) if s == "raw"}
 
 
 def _reads_refreshed_tables(model: Model, by_relation: Mapping[str, Model], touched: set[str]) -> bool:
@@ -1045,14 +1050,14 @@ def _run_incremental(con: duckdb.DuckDBPyConnection, settings: Settings, models:
         if model.relation in before_run:
             _run_model_sql(con, model, model.affected_keys,
                            f"create or replace temp table _keys__{model.schema}__{model.name} as {{sql}}")
-    # the relations whose rows this run really changed, so far: a model whose inputs all came out as they were
+    # the models whose rows this run really changed, so far: a model whose inputs all came out as they were
     # (a re-dropped export with the same rows, a change none of its keys reach) is not recomputed, and the
-    # validation after the run skips it too
-    changed_rows = {relation for relation in touched if relation.startswith("raw.")}
+    # validation after the run skips it too; one reading the lake is taken as changed
+    changed_rows: set[str] = set()
     results = []
     for model in models:
         started = time.perf_counter()
-        reads_lake = any(schema == "raw" for schema, _ in _REFERENCE.findall(model.sql))
+        reads_lake = bool(_raw_references(model))
         if model.materialized == "view":
             results.append(_create_view(con, model, started))
             if reads_lake or model.references & changed_rows:
